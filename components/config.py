@@ -401,9 +401,7 @@ class _Reader:
             self.fail(path, "must not be empty")
         return value
 
-    def each(
-        self, value: object, path: str, read: Callable[[object, str], _T | None]
-    ) -> list[_T]:
+    def each(self, value: object, path: str, read: Callable[[object, str], _T | None]) -> list[_T]:
         """Reads every item of a list with `read`, keeping the ones that were valid."""
         out: list[_T] = []
         for i, item in enumerate(self.items(value, path)):
@@ -466,7 +464,16 @@ def _read_aws(r: _Reader, value: object) -> AwsSettings | None:
     m = r.mapping(value, path, required=("region",), optional=("accountId",))
     if m is None:
         return None
-    region = r.string(m.get("region"), f"{path}.region", pattern=AWS_REGION, rule="an AWS region such as eu-west-1") if "region" in m else None
+    region = (
+        r.string(
+            m.get("region"),
+            f"{path}.region",
+            pattern=AWS_REGION,
+            rule="an AWS region such as eu-west-1",
+        )
+        if "region" in m
+        else None
+    )
     account: str | None = None
     if m.get("accountId") is not None:
         raw = m["accountId"]
@@ -580,14 +587,29 @@ def _read_lookup(
     m = r.mapping(value, path, required=required, optional=optional)
     if m is None or any(k not in m for k in required):
         return None
-    name = r.string(m["name"], f"{path}.name", pattern=re.compile(r"^[A-Za-z0-9][-\w.]{0,99}$"), rule="a cluster name")
+    name = r.string(
+        m["name"],
+        f"{path}.name",
+        pattern=re.compile(r"^[A-Za-z0-9][-\w.]{0,99}$"),
+        rule="a cluster name",
+    )
     region = r.optional_string(m, "region", path, pattern=AWS_REGION, rule="an AWS region")
-    group = r.optional_string(m, "resourceGroup", path, pattern=AZURE_RESOURCE_GROUP, rule="an Azure resource group name")
+    group = r.optional_string(
+        m, "resourceGroup", path, pattern=AZURE_RESOURCE_GROUP, rule="an Azure resource group name"
+    )
     project = r.optional_string(m, "project", path, pattern=GCP_PROJECT_ID, rule="a GCP project id")
-    location = r.optional_string(m, "location", path, pattern=GCP_LOCATION, rule="a GCP region or zone such as europe-west1 or europe-west1-b")
+    location = r.optional_string(
+        m,
+        "location",
+        path,
+        pattern=GCP_LOCATION,
+        rule="a GCP region or zone such as europe-west1 or europe-west1-b",
+    )
     if name is None:
         return None
-    return IssuerLookup(name, region=region, resource_group=group, project=project, location=location)
+    return IssuerLookup(
+        name, region=region, resource_group=group, project=project, location=location
+    )
 
 
 def _read_host(
@@ -600,7 +622,9 @@ def _read_host(
             "give url or lookup (host is for clusters of type other)",
         )
         return None
-    m = r.mapping(value, path, required=("cloud",), optional=("bucket", "storageAccount", "container", "url"))
+    m = r.mapping(
+        value, path, required=("cloud",), optional=("bucket", "storageAccount", "container", "url")
+    )
     if m is None or "cloud" not in m:
         return None
     cloud = r.string(m["cloud"], f"{path}.cloud", choices=CLOUDS)
@@ -611,7 +635,10 @@ def _read_host(
         if (problem := issuer_url_problem(custom_url)) is not None:
             r.fail(f"{path}.url", f"is {custom_url!r}; {problem}")
         elif custom_url.endswith("/"):
-            r.fail(f"{path}.url", "must not end with '/': the JWKS URI is the issuer plus /openid/v1/jwks")
+            r.fail(
+                f"{path}.url",
+                "must not end with '/': the JWKS URI is the issuer plus /openid/v1/jwks",
+            )
     bucket_rule = (
         "3 to 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit "
         "(no dots: they break the bucket's TLS certificate)"
@@ -631,14 +658,30 @@ def _read_host(
             return None
         return IssuerHost(cast("CloudName", cloud), bucket=bucket, url=custom_url)
     if "bucket" in m:
-        r.fail(f"{path}.bucket", "is for clouds aws and gcp; an azure host takes storageAccount and container")
+        r.fail(
+            f"{path}.bucket",
+            "is for clouds aws and gcp; an azure host takes storageAccount and container",
+        )
     missing = [k for k in ("storageAccount", "container") if k not in m]
     for key in missing:
         r.fail(f"{path}.{key}", "is required for cloud azure")
     if missing:
         return None
-    account = r.string(m["storageAccount"], f"{path}.storageAccount", pattern=AZURE_STORAGE_ACCOUNT, rule="3 to 24 characters of a-z and 0-9")
-    container = r.string(m["container"], f"{path}.container", pattern=AZURE_CONTAINER, rule="3 to 63 characters of a-z, 0-9 and single '-', starting and ending with a letter or digit")
+    account = r.string(
+        m["storageAccount"],
+        f"{path}.storageAccount",
+        pattern=AZURE_STORAGE_ACCOUNT,
+        rule="3 to 24 characters of a-z and 0-9",
+    )
+    container = r.string(
+        m["container"],
+        f"{path}.container",
+        pattern=AZURE_CONTAINER,
+        rule=(
+            "3 to 63 characters of a-z, 0-9 and single '-', "
+            "starting and ending with a letter or digit"
+        ),
+    )
     if account is None or container is None:
         return None
     return IssuerHost("azure", storage_account=account, container=container, url=custom_url)
@@ -652,12 +695,15 @@ def _read_jwks(
         return None
     given = [k for k in ("publicKeys", "file", "fromCluster", "generate") if m.get(k) is not None]
     if len(given) != 1:
-        r.fail(path, f"must have exactly one of publicKeys, file, fromCluster, generate; found {len(given)}")
+        r.fail(
+            path,
+            f"must have exactly one of publicKeys, file, fromCluster, generate; found {len(given)}",
+        )
         return None
     kind = given[0]
     sub = f"{path}.{kind}"
     if kind == "publicKeys":
-        paths = r.each(m[kind], sub, lambda v, p: r.string(v, p))
+        paths = r.each(m[kind], sub, r.string)
         if len(set(paths)) != len(paths):
             r.fail(sub, "names the same file twice")
             return None
@@ -674,7 +720,9 @@ def _read_jwks(
             context=r.optional_string(fc, "context", sub),
         )
     if cluster_type not in (None, "other"):
-        r.fail(sub, f"a {cluster_type} cluster signs with its cloud's key; generate is for type other")
+        r.fail(
+            sub, f"a {cluster_type} cluster signs with its cloud's key; generate is for type other"
+        )
         return None
     gen = m[kind]
     if gen is True:
@@ -705,16 +753,30 @@ def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterCo
     )
     if m is None:
         return None
-    name = r.string(m.get("name"), f"{path}.name", pattern=NAME_PATTERN, rule=NAME_RULE) if "name" in m else None
+    name = (
+        r.string(m.get("name"), f"{path}.name", pattern=NAME_PATTERN, rule=NAME_RULE)
+        if "name" in m
+        else None
+    )
     ctype = r.string(m.get("type"), f"{path}.type", choices=CLUSTER_TYPES) if "type" in m else None
     cluster_type = cast("ClusterType | None", ctype)
     issuer = _read_issuer(r, m["issuer"], f"{path}.issuer", cluster_type) if "issuer" in m else None
-    jwks = _read_jwks(r, m["jwks"], f"{path}.jwks", cluster_type) if m.get("jwks") is not None else None
+    jwks = (
+        _read_jwks(r, m["jwks"], f"{path}.jwks", cluster_type)
+        if m.get("jwks") is not None
+        else None
+    )
     if isinstance(issuer, IssuerHost) and jwks is None:
-        r.fail(f"{path}.jwks", "is required when the issuer is hosted: the bucket must publish the cluster's public keys")
+        r.fail(
+            f"{path}.jwks",
+            "is required when the issuer is hosted: the bucket must publish the cluster's public "
+            "keys",
+        )
     previous: list[str] = []
     if m.get("previousIssuers") is not None:
-        for i, item in enumerate(r.items(m["previousIssuers"], f"{path}.previousIssuers", non_empty=False)):
+        for i, item in enumerate(
+            r.items(m["previousIssuers"], f"{path}.previousIssuers", non_empty=False)
+        ):
             ipath = f"{path}.previousIssuers[{i}]"
             url = r.string(item, ipath)
             if url is None:
@@ -730,11 +792,20 @@ def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterCo
     arn: str | None = None
     if m.get("awsOidcProviderArn") is not None:
         arn_path = f"{path}.awsOidcProviderArn"
-        arn = r.string(m["awsOidcProviderArn"], arn_path, pattern=AWS_OIDC_PROVIDER_ARN, rule="arn:aws:iam::<12-digit account>:oidc-provider/<issuer without https://>")
+        arn = r.string(
+            m["awsOidcProviderArn"],
+            arn_path,
+            pattern=AWS_OIDC_PROVIDER_ARN,
+            rule="arn:aws:iam::<12-digit account>:oidc-provider/<issuer without https://>",
+        )
         if arn is not None and isinstance(issuer, IssuerUrl):
             host_path = issuer.url.removeprefix("https://")
             if not arn.endswith(f":oidc-provider/{host_path}"):
-                r.fail(arn_path, f"names a provider for another issuer; expected it to end with ':oidc-provider/{host_path}'")
+                r.fail(
+                    arn_path,
+                    "names a provider for another issuer; expected it to end with "
+                    f"':oidc-provider/{host_path}'",
+                )
     gcp_jwks: str | None = r.optional_string(m, "gcpJwks", path, choices=("upload", "discover"))
     if gcp_jwks == "upload" and jwks is None:
         r.fail(f"{path}.gcpJwks", "is upload, which needs the cluster's keys: set jwks")
@@ -751,7 +822,9 @@ def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterCo
         issuer=issuer,
         jwks=jwks,
         previous_issuers=tuple(previous),
-        kubernetes=_read_kubernetes(r, m["kubernetes"], f"{path}.kubernetes") if m.get("kubernetes") is not None else None,
+        kubernetes=_read_kubernetes(r, m["kubernetes"], f"{path}.kubernetes")
+        if m.get("kubernetes") is not None
+        else None,
         aws_oidc_provider_arn=arn,
         gcp_jwks=cast("GcpJwksMode", gcp_jwks),
         index=index,
@@ -772,10 +845,18 @@ def _read_service_account(r: _Reader, value: object, path: str) -> ServiceAccoun
         return None
     ok = True
     if not DNS_LABEL.match(namespace):
-        r.fail(path, f"namespace {namespace!r} must be a DNS label: 1 to 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit")
+        r.fail(
+            path,
+            f"namespace {namespace!r} must be a DNS label: 1 to 63 characters of a-z, 0-9 and "
+            "'-', starting and ending with a letter or digit",
+        )
         ok = False
     if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
-        r.fail(path, f"name {name!r} must be a DNS subdomain: up to 253 characters of a-z, 0-9, '-' and '.', each part starting and ending with a letter or digit")
+        r.fail(
+            path,
+            f"name {name!r} must be a DNS subdomain: up to 253 characters of a-z, 0-9, '-' and "
+            "'.', each part starting and ending with a letter or digit",
+        )
         ok = False
     return ServiceAccountRef(namespace, name) if ok else None
 
@@ -814,7 +895,9 @@ def _read_aws_access(r: _Reader, value: object, path: str) -> AwsAccess | None:
                     r.fail(f"{ipath}.Version", "must be 2012-10-17")
                 statements = pm["Statement"]
                 if not isinstance(statements, list | Mapping) or not statements:
-                    r.fail(f"{ipath}.Statement", "must be a non-empty statement or list of statements")
+                    r.fail(
+                        f"{ipath}.Statement", "must be a non-empty statement or list of statements"
+                    )
                 else:
                     inline = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     if not arns and inline is None:
@@ -832,7 +915,10 @@ def _read_azure_role(r: _Reader, value: object, path: str) -> AzureRole | None:
     if role is not None and not (
         role in AZURE_BUILTIN_ROLES
         or GUID.match(role)
-        or re.match(r"^/(subscriptions/[0-9a-fA-F-]{36}/)?providers/Microsoft\.Authorization/roleDefinitions/[0-9a-fA-F-]{36}$", role)
+        or re.match(
+            r"^/(subscriptions/[0-9a-fA-F-]{36}/)?providers/Microsoft\.Authorization/roleDefinitions/[0-9a-fA-F-]{36}$",
+            role,
+        )
     ):
         r.fail(
             f"{path}.role",
@@ -852,7 +938,9 @@ def _read_azure_access(r: _Reader, value: object, path: str) -> AzureAccess | No
     m = r.mapping(value, path, required=("roles",))
     if m is None or "roles" not in m:
         if m is not None:
-            r.problems[-1] = ConfigProblem(f"{path}.roles", "is required: an azure block must grant at least one role")
+            r.problems[-1] = ConfigProblem(
+                f"{path}.roles", "is required: an azure block must grant at least one role"
+            )
         return None
     roles = r.each(m["roles"], f"{path}.roles", lambda v, p: _read_azure_role(r, v, p))
     if len(set(roles)) != len(roles):
@@ -876,7 +964,9 @@ def _read_gcp_access(r: _Reader, value: object, path: str) -> GcpAccess | None:
     m = r.mapping(value, path, required=("roles",), optional=("access",))
     if m is None or "roles" not in m:
         if m is not None:
-            r.problems[-1] = ConfigProblem(f"{path}.roles", "is required: a gcp block must grant at least one role")
+            r.problems[-1] = ConfigProblem(
+                f"{path}.roles", "is required: a gcp block must grant at least one role"
+            )
         return None
     roles = r.each(m["roles"], f"{path}.roles", lambda v, p: _read_gcp_role(r, v, p))
     if len(set(roles)) != len(roles):
@@ -895,7 +985,11 @@ def _read_identity(r: _Reader, value: object, path: str, index: int) -> Identity
     )
     if m is None:
         return None
-    name = r.string(m["name"], f"{path}.name", pattern=NAME_PATTERN, rule=NAME_RULE) if "name" in m else None
+    name = (
+        r.string(m["name"], f"{path}.name", pattern=NAME_PATTERN, rule=NAME_RULE)
+        if "name" in m
+        else None
+    )
     level = r.string(m["level"], f"{path}.level", choices=LEVELS) if "level" in m else None
     clusters: list[str] = []
     if "clusters" in m:
@@ -905,7 +999,11 @@ def _read_identity(r: _Reader, value: object, path: str, index: int) -> Identity
                 r.fail(f"{path}.clusters[{i}]", f"repeats {cname!r}")
             elif cname is not None:
                 clusters.append(cname)
-    sa = _read_service_account(r, m["serviceAccount"], f"{path}.serviceAccount") if "serviceAccount" in m else None
+    sa = (
+        _read_service_account(r, m["serviceAccount"], f"{path}.serviceAccount")
+        if "serviceAccount" in m
+        else None
+    )
     if level == "controller" and sa is not None and sa.name not in FLUX_CONTROLLERS:
         r.fail(
             f"{path}.serviceAccount",
@@ -914,7 +1012,9 @@ def _read_identity(r: _Reader, value: object, path: str, index: int) -> Identity
         )
         sa = None
     aws = _read_aws_access(r, m["aws"], f"{path}.aws") if m.get("aws") is not None else None
-    azure = _read_azure_access(r, m["azure"], f"{path}.azure") if m.get("azure") is not None else None
+    azure = (
+        _read_azure_access(r, m["azure"], f"{path}.azure") if m.get("azure") is not None else None
+    )
     gcp = _read_gcp_access(r, m["gcp"], f"{path}.gcp") if m.get("gcp") is not None else None
     if not any(m.get(c) is not None for c in CLOUDS):
         r.fail(path, "reaches no cloud; give at least one of aws, azure, gcp")
@@ -943,48 +1043,84 @@ def _check_graph(
     clusters: Sequence[ClusterConfig],
     identities: Sequence[IdentityConfig],
     settings: Mapping[CloudName, object | None],
-    present: Mapping[str, object],
 ) -> None:
     by_name: dict[str, ClusterConfig] = {}
     for c in clusters:
         if c.name in by_name:
-            r.fail(f"{_key('clusters')}[{c.index}].name", f"repeats {c.name!r}; cluster names must be unique")
+            r.fail(
+                f"{_key('clusters')}[{c.index}].name",
+                f"repeats {c.name!r}; cluster names must be unique",
+            )
         by_name[c.name] = c
 
     # Two clusters must never share an issuer: their tokens would be indistinguishable, so a
     # trust meant for one would admit the other's workloads.
     seen_issuers: dict[str, str] = {}
     for c in clusters:
-        urls = [(f"{_key('clusters')}[{c.index}].issuer.url", c.issuer.url)] if isinstance(c.issuer, IssuerUrl) else []
-        urls += [(f"{_key('clusters')}[{c.index}].previousIssuers[{i}]", u) for i, u in enumerate(c.previous_issuers)]
+        urls = (
+            [(f"{_key('clusters')}[{c.index}].issuer.url", c.issuer.url)]
+            if isinstance(c.issuer, IssuerUrl)
+            else []
+        )
+        urls += [
+            (f"{_key('clusters')}[{c.index}].previousIssuers[{i}]", u)
+            for i, u in enumerate(c.previous_issuers)
+        ]
         for path, url in urls:
             if url in seen_issuers and seen_issuers[url] != c.name:
-                r.fail(path, f"{url!r} is also an issuer of cluster {seen_issuers[url]!r}; each issuer belongs to one cluster")
+                r.fail(
+                    path,
+                    f"{url!r} is also an issuer of cluster {seen_issuers[url]!r}; each issuer "
+                    "belongs to one cluster",
+                )
             seen_issuers.setdefault(url, c.name)
 
     hosted_buckets: dict[tuple[str, str], str] = {}
     for c in clusters:
         if isinstance(c.issuer, IssuerHost):
-            where = (c.issuer.cloud, c.issuer.bucket or f"{c.issuer.storage_account}/{c.issuer.container}")
+            where = (
+                c.issuer.cloud,
+                c.issuer.bucket or f"{c.issuer.storage_account}/{c.issuer.container}",
+            )
             if where in hosted_buckets:
-                r.fail(f"{_key('clusters')}[{c.index}].issuer.host", f"uses the same bucket as cluster {hosted_buckets[where]!r}; each hosted issuer needs its own")
+                r.fail(
+                    f"{_key('clusters')}[{c.index}].issuer.host",
+                    f"uses the same bucket as cluster {hosted_buckets[where]!r}; each hosted "
+                    "issuer needs its own",
+                )
             hosted_buckets[where] = c.name
             if settings[c.issuer.cloud] is None:
-                r.fail(f"{_key('clusters')}[{c.index}].issuer.host.cloud", f"is {c.issuer.cloud}, which needs {_key(c.issuer.cloud)} to be set")
+                r.fail(
+                    f"{_key('clusters')}[{c.index}].issuer.host.cloud",
+                    f"is {c.issuer.cloud}, which needs {_key(c.issuer.cloud)} to be set",
+                )
         if isinstance(c.issuer, IssuerLookup):
             needed = MANAGED_CLOUD[c.type]
-            if needed is not None and settings[needed] is None and not (c.type == "gke" and c.issuer.project):
-                r.fail(f"{_key('clusters')}[{c.index}].issuer.lookup", f"looks the {c.type} cluster up in {needed}, which needs {_key(needed)} to be set")
+            if (
+                needed is not None
+                and settings[needed] is None
+                and not (c.type == "gke" and c.issuer.project)
+            ):
+                r.fail(
+                    f"{_key('clusters')}[{c.index}].issuer.lookup",
+                    f"looks the {c.type} cluster up in {needed}, which needs {_key(needed)} to be "
+                    "set",
+                )
         if c.aws_oidc_provider_arn and isinstance(settings["aws"], AwsSettings):
             account = settings["aws"].account_id
             arn_account = AWS_OIDC_PROVIDER_ARN.match(c.aws_oidc_provider_arn)
             if account and arn_account and arn_account.group(2) != account:
-                r.fail(f"{_key('clusters')}[{c.index}].awsOidcProviderArn", f"is in account {arn_account.group(2)}, not in {_key('aws')}.accountId {account}")
+                r.fail(
+                    f"{_key('clusters')}[{c.index}].awsOidcProviderArn",
+                    f"is in account {arn_account.group(2)}, not in {_key('aws')}.accountId "
+                    f"{account}",
+                )
 
     names: dict[str, int] = {}
     # (cluster, serviceAccount, cloud) -> identity: one ServiceAccount carries one set of
     # annotations per cloud, so two identities cannot both claim it for the same cloud.
     claimed: dict[tuple[str, ServiceAccountRef, CloudName], str] = {}
+    gcp_accounts: dict[ServiceAccountRef, str] = {}
     for ident in identities:
         base = f"{_key('identities')}[{ident.index}]"
         if ident.name in names:
@@ -1008,6 +1144,18 @@ def _check_graph(
                     )
                 else:
                     claimed[key] = ident.name
+        if ident.gcp is not None:
+            # In a GCP pool the principal is the ServiceAccount's subject alone, the same from
+            # every cluster, so two identities sharing a ServiceAccount would share their roles.
+            other = gcp_accounts.setdefault(ident.service_account, ident.name)
+            if other != ident.name:
+                r.fail(
+                    f"{base}.serviceAccount",
+                    f"{ident.service_account} already reaches gcp as identity {other!r}; GCP "
+                    "names a federated workload by its ServiceAccount alone, whatever the "
+                    "cluster, so the two would share their roles: merge them, or use another "
+                    "ServiceAccount",
+                )
         if ident.azure is not None:
             credentials = sum(
                 1 + len(by_name[c].previous_issuers) for c in ident.clusters if c in by_name
@@ -1018,7 +1166,6 @@ def _check_graph(
                     f"needs {credentials} federated credentials on one managed identity; Azure "
                     f"allows {AZURE_MAX_FEDERATED_CREDENTIALS}: split the identity",
                 )
-    del present
 
 
 # --------------------------------------------------------------------------------------------
@@ -1063,7 +1210,7 @@ def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
         "azure": azure if raw.get("azure") is None else (azure or "invalid"),
         "gcp": gcp if raw.get("gcp") is None else (gcp or "invalid"),
     }
-    _check_graph(r, clusters, identities, settings, raw)
+    _check_graph(r, clusters, identities, settings)
     if r.problems:
         raise ConfigError(sorted(set(r.problems), key=_problem_order(r.problems)))
     return StackConfig(
@@ -1091,18 +1238,30 @@ def load_stack_file(path: Path) -> dict[str, object]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise ConfigError([ConfigProblem(label, f"cannot be read: {err.strerror or err}")]) from None
+        raise ConfigError(
+            [ConfigProblem(label, f"cannot be read: {err.strerror or err}")]
+        ) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError([ConfigProblem(label, f"is not valid YAML: {err}")]) from None
     if not isinstance(document, Mapping) or not isinstance(document.get("config"), Mapping):
-        raise ConfigError([ConfigProblem(label, "must be a Pulumi stack file with a config: mapping")])
+        raise ConfigError(
+            [ConfigProblem(label, "must be a Pulumi stack file with a config: mapping")]
+        )
     values: dict[str, object] = {}
     for key, value in document["config"].items():
         namespace, sep, name = str(key).partition(":")
         if sep and namespace == CONFIG_NAMESPACE:
             if isinstance(value, Mapping) and set(value) == {"secure"}:
-                raise ConfigError([ConfigProblem(str(key), "is an encrypted secret; fluxtrust's settings are not secret, store them in plain text")])
+                raise ConfigError(
+                    [
+                        ConfigProblem(
+                            str(key),
+                            "is an encrypted secret; fluxtrust's settings are not secret, store "
+                            "them in plain text",
+                        )
+                    ]
+                )
             values[name] = value
     return values

@@ -1,4 +1,4 @@
-"""The offline plan: the real program, run under Pulumi's mock engine, recorded resource by resource.
+"""The offline plan: the real program run under Pulumi's mock engine, recorded resource by resource.
 
 No Pulumi CLI, backend or credentials are involved. The program reads its configuration through
 `pulumi.Config` exactly as under `pulumi up`; the mock monitor records every resource the program
@@ -144,7 +144,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self._names: dict[str, str] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
-        response = super().RegisterResource(request)
+        # The mock monitor is untyped: it implements the gRPC servicer by duck typing.
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -208,7 +209,10 @@ def run_plan(
         pulumi.RunError: a configuration or input problem, raised before anything is declared.
     """
     if program is None:
-        from .program import main as program
+        from .program import main as fluxtrust_program
+
+        program = fluxtrust_program
+    declare = program
     context = _context_for(raw_config, stack)
     monitor = _RecordingMonitor(_PlanMocks(context))
     # A fresh root stack per run: the runtime keeps the root resource in a context variable,
@@ -232,7 +236,7 @@ def run_plan(
 
         token = PROJECT_DIR_OVERRIDE.set(directory)
         try:
-            program()
+            declare()
         finally:
             PROJECT_DIR_OVERRIDE.reset(token)
 

@@ -16,6 +16,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from .config import CONFIG_NAMESPACE, parse_stack_config
+from .graph import TrustGraph, TrustGraphArgs
 
 __all__ = ["PROJECT_DIR_OVERRIDE", "main", "read_raw_config"]
 
@@ -41,8 +42,45 @@ def read_raw_config() -> dict[str, Any]:
 
 
 def main() -> None:
-    """Validates the configuration, then declares the whole trust graph and exports it."""
+    """Validates the configuration, then declares the whole trust graph and exports it.
+
+    Stack outputs:
+        trustGraph: clusters (issuer, JWKS URI, hosting) and identities (per cloud: role ARN,
+            client id, Google principal or service account, permissions).
+        issuers: per cluster, the issuer URL, the issuers still trusted, the JWKS URI, and for
+            self-hosted issuers the API server flags (and, for generated keys, the kind cluster
+            configuration and the signing key as a secret).
+        annotations: per cluster, per `namespace/name`, the annotations Flux reads.
+        fluxPatches: per cluster, the files to add to its `flux-system` kustomization.
+    """
     stack_config = parse_stack_config(read_raw_config())
     project_dir = Path(PROJECT_DIR_OVERRIDE.get() or Path.cwd())
-    del project_dir
-    pulumi.export("clusters", [c.name for c in stack_config.clusters])
+    graph = TrustGraph(
+        "fluxtrust",
+        TrustGraphArgs(config=stack_config, stack=pulumi.get_stack(), project_dir=project_dir),
+    )
+    pulumi.export("trustGraph", graph.graph)
+    pulumi.export(
+        "issuers",
+        {
+            name: {
+                "issuerUrl": issuer.issuer_url,
+                "trustedIssuers": issuer.trusted_issuers,
+                "jwksUri": issuer.jwks_uri,
+                "apiServerFlags": issuer.api_server_flags,
+                "kindConfig": issuer.kind_config,
+            }
+            for name, issuer in sorted(graph.issuers.items())
+        },
+    )
+    signing_keys = {
+        name: issuer.signing_key_pem
+        for name, issuer in sorted(graph.issuers.items())
+        if issuer.signing_key_pem is not None
+    }
+    if signing_keys:
+        # Exported as secrets: `pulumi stack output --show-secrets signingKeys` hands the key to
+        # whoever builds the kind cluster.
+        pulumi.export("signingKeys", pulumi.Output.secret(signing_keys))
+    pulumi.export("annotations", graph.annotations)
+    pulumi.export("fluxPatches", graph.flux_patches)
