@@ -291,20 +291,12 @@ class AwsFederation:
         object.__setattr__(self, "subjects", tuple(sorted(set(self.subjects))))
 
 
-def _aws_sid(provider_arn: str) -> str:
-    """Return a statement id derived from the provider ARN.
-
-    IAM allows only ASCII letters and digits in a Sid; a hash keeps it short, which matters
-    under the trust policy size limit.
-    """
-    return "Oidc" + _short_hash(provider_arn, length=12)
-
-
 def aws_role_trust_policy(statements: Sequence[AwsFederation]) -> dict[str, Any]:
     """Return the trust policy of a role assumable by the given issuers' subjects.
 
     One statement per OIDC provider (federations naming the same provider are merged), sorted
-    by provider ARN, each allowing ``sts:AssumeRoleWithWebIdentity`` under ``StringEquals`` on
+    by provider ARN, without a Sid (optional in IAM, and every character counts toward the
+    2,048-character trust policy limit), each allowing ``sts:AssumeRoleWithWebIdentity`` under ``StringEquals`` on
     both ``<issuer>:aud`` and ``<issuer>:sub``. Render it with :func:`canonical_json`.
 
     Raises:
@@ -330,7 +322,6 @@ def aws_role_trust_policy(statements: Sequence[AwsFederation]) -> dict[str, Any]
         subjects = federation.subjects
         policy_statements.append(
             {
-                "Sid": _aws_sid(provider_arn),
                 "Effect": "Allow",
                 "Principal": {"Federated": provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",

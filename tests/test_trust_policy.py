@@ -164,7 +164,6 @@ class TestAwsRoleTrustPolicy:
             "Version": "2012-10-17",
             "Statement": [
                 {
-                    "Sid": "Oidc3dbc97632f7c",
                     "Effect": "Allow",
                     "Principal": {"Federated": EKS_PROVIDER},
                     "Action": "sts:AssumeRoleWithWebIdentity",
@@ -189,7 +188,6 @@ class TestAwsRoleTrustPolicy:
             "Version": "2012-10-17",
             "Statement": [
                 {
-                    "Sid": "Oidc3dbc97632f7c",
                     "Effect": "Allow",
                     "Principal": {"Federated": EKS_PROVIDER},
                     "Action": "sts:AssumeRoleWithWebIdentity",
@@ -201,7 +199,6 @@ class TestAwsRoleTrustPolicy:
                     },
                 },
                 {
-                    "Sid": "Oidce375319f9860",
                     "Effect": "Allow",
                     "Principal": {"Federated": KIND_PROVIDER},
                     "Action": "sts:AssumeRoleWithWebIdentity",
