@@ -15,8 +15,10 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from .config import CONFIG_NAMESPACE, parse_stack_config
+from .config import CONFIG_NAMESPACE, ClusterConfig, IssuerHost, parse_stack_config
 from .graph import TrustGraph, TrustGraphArgs
+from .issuer import ClusterIssuer
+from .migration import migration_guide
 
 __all__ = ["PROJECT_DIR_OVERRIDE", "main", "read_raw_config"]
 
@@ -41,6 +43,20 @@ def read_raw_config() -> dict[str, Any]:
     return {key: config.get_object(key) for key in sorted(_configured_keys())}
 
 
+def _migration_guide(cluster: ClusterConfig, issuer: ClusterIssuer) -> pulumi.Output[str]:
+    """The safe order of steps for a cluster whose issuer is moving (or being set up in a bucket)."""
+    jwks_uri = issuer.jwks_uri if issuer.jwks_uri is not None else pulumi.Output.from_input(None)
+    return pulumi.Output.all(issuer.issuer_url, jwks_uri).apply(
+        lambda values: migration_guide(
+            cluster=cluster.name,
+            issuer=values[0],
+            previous_issuers=cluster.previous_issuers,
+            jwks_uri=values[1],
+            self_hosted=isinstance(cluster.issuer, IssuerHost),
+        )
+    )
+
+
 def main() -> None:
     """Validates the configuration, then declares the whole trust graph and exports it.
 
@@ -51,6 +67,8 @@ def main() -> None:
             self-hosted issuers the API server flags (and, for generated keys, the kind cluster
             configuration and the signing key as a secret).
         annotations: per cluster, per `namespace/name`, the annotations Flux reads.
+        migrationGuides: per cluster whose issuer is moving or self-hosted, the safe order of
+            the steps, with its URLs and API server flags filled in.
         fluxPatches: per cluster, the files to add to its `flux-system` kustomization.
     """
     stack_config = parse_stack_config(read_raw_config())
@@ -82,5 +100,13 @@ def main() -> None:
         # Exported as secrets: `pulumi stack output --show-secrets signingKeys` hands the key to
         # whoever builds the kind cluster.
         pulumi.export("signingKeys", pulumi.Output.secret(signing_keys))
+    pulumi.export(
+        "migrationGuides",
+        {
+            cluster.name: _migration_guide(cluster, graph.issuers[cluster.name])
+            for cluster in sorted(stack_config.clusters, key=lambda c: c.name)
+            if cluster.previous_issuers or isinstance(cluster.issuer, IssuerHost)
+        },
+    )
     pulumi.export("annotations", graph.annotations)
     pulumi.export("fluxPatches", graph.flux_patches)
