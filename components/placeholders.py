@@ -11,7 +11,10 @@ from the look-up's arguments the same way.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
+import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -149,7 +152,9 @@ def _aws_eks_cluster(args: Inputs, ctx: PlaceholderContext) -> dict[str, Any]:
 
 
 @_resource("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
-def _aws_oidc_provider(name: str, inputs: Inputs, ctx: PlaceholderContext) -> tuple[str, dict[str, Any]]:
+def _aws_oidc_provider(
+    name: str, inputs: Inputs, ctx: PlaceholderContext
+) -> tuple[str, dict[str, Any]]:
     host_path = str(inputs.get("url", "")).removeprefix("https://")
     arn = f"arn:aws:iam::{ctx.account}:oidc-provider/{host_path}"
     return arn, {"arn": arn}
@@ -230,7 +235,9 @@ def _azure_fic(name: str, inputs: Inputs, ctx: PlaceholderContext) -> tuple[str,
 
 
 @_resource("azure-native:authorization:RoleAssignment")
-def _azure_role_assignment(name: str, inputs: Inputs, ctx: PlaceholderContext) -> tuple[str, dict[str, Any]]:
+def _azure_role_assignment(
+    name: str, inputs: Inputs, ctx: PlaceholderContext
+) -> tuple[str, dict[str, Any]]:
     scope = str(inputs.get("scope"))
     assignment = str(inputs.get("roleAssignmentName") or placeholder_uuid("ra", name))
     return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{assignment}", {
@@ -239,7 +246,9 @@ def _azure_role_assignment(name: str, inputs: Inputs, ctx: PlaceholderContext) -
 
 
 @_resource("azure-native:storage:StorageAccount")
-def _azure_storage(name: str, inputs: Inputs, ctx: PlaceholderContext) -> tuple[str, dict[str, Any]]:
+def _azure_storage(
+    name: str, inputs: Inputs, ctx: PlaceholderContext
+) -> tuple[str, dict[str, Any]]:
     account = str(inputs.get("accountName") or name)
     group = str(inputs.get("resourceGroupName"))
     resource_id = (
@@ -274,7 +283,9 @@ def _gcp_provider(name: str, inputs: Inputs, ctx: PlaceholderContext) -> tuple[s
 
 
 @_resource("gcp:serviceaccount/account:Account")
-def _gcp_service_account(name: str, inputs: Inputs, ctx: PlaceholderContext) -> tuple[str, dict[str, Any]]:
+def _gcp_service_account(
+    name: str, inputs: Inputs, ctx: PlaceholderContext
+) -> tuple[str, dict[str, Any]]:
     project = str(inputs.get("project") or ctx.gcp_project)
     account_id = str(inputs.get("accountId"))
     email = f"{account_id}@{project}.iam.gserviceaccount.com"
@@ -289,4 +300,177 @@ def _gcp_service_account(name: str, inputs: Inputs, ctx: PlaceholderContext) -> 
 @_resource("gcp:storage/bucket:Bucket")
 def _gcp_bucket(name: str, inputs: Inputs, ctx: PlaceholderContext) -> tuple[str, dict[str, Any]]:
     bucket = str(inputs.get("name") or name)
-    return bucket, {"name": bucket, "url": f"gs://{bucket}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}"}
+    return bucket, {
+        "name": bucket,
+        "url": f"gs://{bucket}",
+        "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Issuer hosting and generated signing keys
+
+
+@_resource("aws:s3/bucketObjectv2:BucketObjectv2")
+def _aws_bucket_object(
+    name: str, inputs: Inputs, ctx: PlaceholderContext
+) -> tuple[str, dict[str, Any]]:
+    key = str(inputs.get("key"))
+    bucket = str(inputs.get("bucket"))
+    return key, {
+        "arn": f"arn:aws:s3:::{bucket}/{key}",
+        "versionId": placeholder_uuid("v", bucket, key),
+    }
+
+
+@_resource("azure-native:storage:BlobContainer")
+def _azure_blob_container(
+    name: str, inputs: Inputs, ctx: PlaceholderContext
+) -> tuple[str, dict[str, Any]]:
+    container = str(inputs.get("containerName") or name)
+    group = str(inputs.get("resourceGroupName"))
+    account = str(inputs.get("accountName"))
+    resource_id = (
+        f"/subscriptions/{ctx.subscription}/resourceGroups/{group}/providers/"
+        f"Microsoft.Storage/storageAccounts/{account}/blobServices/default/containers/{container}"
+    )
+    return resource_id, {"name": container}
+
+
+@_resource("azure-native:storage:Blob")
+def _azure_blob(name: str, inputs: Inputs, ctx: PlaceholderContext) -> tuple[str, dict[str, Any]]:
+    blob = str(inputs.get("blobName") or name)
+    url = f"https://{inputs.get('accountName')}.blob.core.windows.net/{inputs.get('containerName')}/{blob}"
+    return url, {"name": blob, "url": url}
+
+
+@_resource("gcp:storage/bucketObject:BucketObject")
+def _gcp_bucket_object(
+    name: str, inputs: Inputs, ctx: PlaceholderContext
+) -> tuple[str, dict[str, Any]]:
+    bucket = str(inputs.get("bucket"))
+    key = str(inputs.get("name"))
+    return f"{bucket}-{key}", {
+        "outputName": key,
+        "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}/o/{key}",
+        "mediaLink": f"https://storage.googleapis.com/download/storage/v1/b/{bucket}/o/{key}",
+    }
+
+
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_RSA_EXPONENT = 65537
+_KEY_CACHE: dict[tuple[str, str, int], tuple[str, str, str]] = {}
+
+
+@functools.cache
+def _small_primes_product(limit: int) -> int:
+    """The product of the odd primes below `limit`."""
+    sieve = bytearray([1]) * limit
+    sieve[0:2] = b"\x00\x00"
+    for i in range(2, int(limit**0.5) + 1):
+        if sieve[i]:
+            sieve[i * i :: i] = bytearray(len(sieve[i * i :: i]))
+    return math.prod(i for i in range(3, limit) if sieve[i])
+
+
+# One gcd against the odd primes below 2**16 discards ~90% of candidates before any modular
+# exponentiation, which is what makes a 2048-bit stand-in key cheap enough for a plan.
+_SIEVE_LIMIT = 1 << 16
+
+
+def _probable_prime(n: int, rng: random.Random) -> bool:
+    """Miller-Rabin with witnesses drawn from `rng`, so the same seed finds the same primes."""
+    if math.gcd(n, _small_primes_product(_SIEVE_LIMIT)) != 1:
+        return False
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    # Base 2 first: nearly every composite fails it, so the random rounds run on primes only.
+    for witness in (2, *(rng.randrange(3, n - 2) for _ in range(8))):
+        x = pow(witness, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _seeded_prime(rng: random.Random, bits: int) -> int:
+    # Top two bits set: the product of two such primes has exactly 2 * bits bits.
+    candidate = rng.getrandbits(bits) | (3 << (bits - 2)) | 1
+    while candidate % _RSA_EXPONENT == 1 or not _probable_prime(candidate, rng):
+        candidate += 2
+    return candidate
+
+
+def placeholder_private_key(name: str, algorithm: str, size: int) -> tuple[str, str, str]:
+    """A private key derived from `name`: (traditional PEM, PKCS#8 PEM, public PEM).
+
+    A real provider generates a random key once and keeps it in state; the offline plan has no
+    state, so the key is derived from the resource's name and the same plan gives the same key.
+    Never use these keys for anything but a plan: anyone can derive them.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    cache_key = (name, algorithm, size)
+    if cache_key in _KEY_CACHE:
+        return _KEY_CACHE[cache_key]
+    seed = hashlib.sha256(
+        "\x1f".join(("private-key", name, algorithm, str(size))).encode()
+    ).digest()
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    if algorithm == "ECDSA":
+        key = ec.derive_private_key(
+            int.from_bytes(seed, "big") % (_P256_ORDER - 1) + 1, ec.SECP256R1()
+        )
+    else:
+        # Seeded on purpose: a reproducible stand-in, never a secret.
+        rng = random.Random(seed)
+        p = _seeded_prime(rng, size // 2)
+        q = _seeded_prime(rng, size // 2)
+        while q == p:
+            q = _seeded_prime(rng, size // 2)
+        d = pow(_RSA_EXPONENT, -1, (p - 1) * (q - 1))
+        key = rsa.RSAPrivateNumbers(
+            p=p,
+            q=q,
+            d=d,
+            dmp1=rsa.rsa_crt_dmp1(d, p),
+            dmq1=rsa.rsa_crt_dmq1(d, q),
+            iqmp=rsa.rsa_crt_iqmp(p, q),
+            public_numbers=rsa.RSAPublicNumbers(_RSA_EXPONENT, p * q),
+        ).private_key()
+    # PKCS#1 for RSA, SEC 1 for EC: the "traditional" PEM the provider's privateKeyPem holds.
+    traditional = serialization.PrivateFormat.TraditionalOpenSSL
+    none = serialization.NoEncryption()
+    pem = serialization.Encoding.PEM
+    result = (
+        key.private_bytes(pem, traditional, none).decode("ascii"),
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, none).decode("ascii"),
+        key.public_key()
+        .public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii"),
+    )
+    _KEY_CACHE[cache_key] = result
+    return result
+
+
+@_resource("tls:index/privateKey:PrivateKey")
+def _tls_private_key(
+    name: str, inputs: Inputs, ctx: PlaceholderContext
+) -> tuple[str, dict[str, Any]]:
+    algorithm = str(inputs.get("algorithm") or "RSA")
+    size = int(inputs.get("rsaBits") or 2048) if algorithm == "RSA" else 256
+    private_pem, pkcs8_pem, public_pem = placeholder_private_key(name, algorithm, size)
+    # The provider's id is the SHA-1 of the public key; any stable digest serves the plan.
+    fingerprint = hashlib.sha1(public_pem.encode()).hexdigest()
+    return fingerprint, {
+        "privateKeyPem": private_pem,
+        "privateKeyPemPkcs8": pkcs8_pem,
+        "publicKeyPem": public_pem,
+    }
