@@ -11,6 +11,7 @@ issuer moves into `previousIssuers` the resources that trust it keep their names
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,12 @@ from .aws_trust import (
     AwsOidcProviderArgs,
     aws_role_name,
 )
-from .azure_trust import AzureCredential, AzureFederatedIdentity, AzureFederatedIdentityArgs
+from .azure_trust import (
+    AzureCredential,
+    AzureFederatedIdentity,
+    AzureFederatedIdentityArgs,
+    azure_identity_name,
+)
 from .config import (
     ClusterConfig,
     IdentityConfig,
@@ -147,8 +153,7 @@ class TrustGraph(pulumi.ComponentResource):
         # Key files and live clusters are read before anything is registered: a bad key or an
         # unreachable cluster stops the program with nothing declared.
         keys: dict[str, ClusterKeys | None] = {
-            c.name: resolve_cluster_keys(c, project_dir=args.project_dir)
-            for c in config.clusters
+            c.name: resolve_cluster_keys(c, project_dir=args.project_dir) for c in config.clusters
         }
 
         super().__init__("fluxtrust:graph:TrustGraph", name, None, opts)
@@ -178,9 +183,7 @@ class TrustGraph(pulumi.ComponentResource):
         self._gcp_providers, self._gcp_access = self._declare_gcp(identities, child)
 
         self.annotations = self._declare_service_accounts(identities, child)
-        self.flux_patches = {
-            c.name: self._flux_patches(c, identities) for c in config.clusters
-        }
+        self.flux_patches = {c.name: self._flux_patches(c, identities) for c in config.clusters}
         self.graph = self._describe(identities)
         self.register_outputs(
             {
@@ -284,7 +287,7 @@ class TrustGraph(pulumi.ComponentResource):
             out[ident.name] = AzureFederatedIdentity(
                 f"{self._name}-{ident.name}-azure",
                 AzureFederatedIdentityArgs(
-                    identity_name=f"fluxtrust-{self._stack}-{ident.name}",
+                    identity_name=azure_identity_name(self._stack, ident.name),
                     resource_group=settings.resource_group,
                     location=settings.location,
                     subscription_id=settings.subscription_id,
@@ -376,9 +379,7 @@ class TrustGraph(pulumi.ComponentResource):
                     # principal stands for this ServiceAccount from any cluster of the pool
                     # whose provider admits it (config validation keeps one identity per
                     # ServiceAccount per pool).
-                    members.add(
-                        gcp_principal(settings.project_number, settings.pool, sa.subject)
-                    )
+                    members.add(gcp_principal(settings.project_number, settings.pool, sa.subject))
                 elif ident.gcp.access == "impersonation":
                     members.add(
                         gcp_gke_workload_identity_member(settings.project, sa.namespace, sa.name)
@@ -411,10 +412,11 @@ class TrustGraph(pulumi.ComponentResource):
     def _gcp_provider_name(self, cluster: ClusterConfig) -> str | None:
         """The workload identity provider of the cluster's current issuer, if it has one."""
         settings = self._config.gcp
-        if settings is None or (cluster.name, issuer_key(cluster, self._config)) not in self._gcp_providers:
+        current = issuer_key(cluster, self._config)
+        if settings is None or (cluster.name, current) not in self._gcp_providers:
             return None
         return gcp_workload_identity_provider_name(
-            settings.project_number, settings.pool, gcp_provider_id(cluster.name, issuer_key(cluster, self._config))
+            settings.project_number, settings.pool, gcp_provider_id(cluster.name, current)
         )
 
     # ----------------------------------------------------------------------------------------
@@ -507,18 +509,14 @@ class TrustGraph(pulumi.ComponentResource):
                 region = settings_aws.region
                 targets.append(
                     self._aws_roles[ident.name].arn.apply(
-                        lambda arn, c=controller, r=region: ControllerTarget.aws(
-                            c, role_arn=arn, region=r
-                        )
+                        functools.partial(_aws_target, controller, region)
                     )
                 )
             if ident.name in self._azure_identities and settings_azure is not None:
                 tenant = settings_azure.tenant_id
                 targets.append(
                     self._azure_identities[ident.name].client_id.apply(
-                        lambda client_id, c=controller, t=tenant: ControllerTarget.azure(
-                            c, client_id=client_id, tenant_id=t
-                        )
+                        functools.partial(_azure_target, controller, tenant)
                     )
                 )
             if ident.name in self._gcp_access and settings_gcp is not None:
@@ -527,11 +525,7 @@ class TrustGraph(pulumi.ComponentResource):
                 email = self._gcp_access[ident.name].service_account_email
                 email_output = email if email is not None else pulumi.Output.from_input(None)
                 targets.append(
-                    email_output.apply(
-                        lambda e, c=controller, a=audience: ControllerTarget.gcp(
-                            c, audience=a, service_account_email=e
-                        )
-                    )
+                    email_output.apply(functools.partial(_gcp_target, controller, audience))
                 )
         return pulumi.Output.all(*targets).apply(list)
 
@@ -539,9 +533,7 @@ class TrustGraph(pulumi.ComponentResource):
         self, cluster: ClusterConfig, identities: Sequence[IdentityConfig]
     ) -> pulumi.Output[dict[str, str]]:
         """The files to add to the cluster's `flux-system` kustomization for its identities."""
-        object_level = any(
-            i.level == "object" and cluster.name in i.clusters for i in identities
-        )
+        object_level = any(i.level == "object" and cluster.name in i.clusters for i in identities)
         cluster_type = cluster.type
 
         def render(targets: list[ControllerTarget]) -> dict[str, str]:
@@ -596,7 +588,7 @@ class TrustGraph(pulumi.ComponentResource):
             if ident.azure is not None and ident.name in self._azure_identities:
                 uami = self._azure_identities[ident.name]
                 clouds["azure"] = {
-                    "name": f"fluxtrust-{self._stack}-{ident.name}",
+                    "name": azure_identity_name(self._stack, ident.name),
                     "clientId": uami.client_id,
                     "roles": [{"role": r.role, "scope": r.scope} for r in ident.azure.roles],
                 }
@@ -617,11 +609,20 @@ class TrustGraph(pulumi.ComponentResource):
                     "clouds": clouds,
                 }
             )
-        return pulumi.Output.from_input({"clusters": clusters, "identities": described}).apply(
-            lambda d: dict(d)
-        )
+        return pulumi.Output.from_input({"clusters": clusters, "identities": described}).apply(dict)
+
+
+def _aws_target(controller: str, region: str, role_arn: str) -> ControllerTarget:
+    return ControllerTarget.aws(controller, role_arn=role_arn, region=region)
+
+
+def _azure_target(controller: str, tenant_id: str, client_id: str) -> ControllerTarget:
+    return ControllerTarget.azure(controller, client_id=client_id, tenant_id=tenant_id)
+
+
+def _gcp_target(controller: str, audience: str | None, email: str | None) -> ControllerTarget:
+    return ControllerTarget.gcp(controller, audience=audience, service_account_email=email)
 
 
 def _yaml_stream(documents: Sequence[Mapping[str, Any]]) -> str:
     return yaml.safe_dump_all(list(documents), sort_keys=True, default_flow_style=False)
-

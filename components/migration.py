@@ -79,7 +79,8 @@ def migration_guide(
         header = f"Issuer setup for cluster {cluster}: {issuer}"
         return "\n".join([header, *(f"{i}. {s}" for i, s in enumerate(steps, start=1))]) + "\n"
     steps.append(
-        f"Wait out {TOKEN_LIFETIME_HINT}, so that no token signed by the old issuer is still in use."
+        f"Wait out {TOKEN_LIFETIME_HINT}, so that no token signed by the old issuer is "
+        "still in use."
     )
     if self_hosted:
         steps.append(

@@ -218,6 +218,9 @@ def run_plan(
     # A fresh root stack per run: the runtime keeps the root resource in a context variable,
     # and a second plan in the same process (tests, `diff`) must not export onto the first.
     settings.ROOT.set(None)
+    # The runtime also keeps every pending output task across runs; a task that failed in an
+    # earlier plan (a limit guard raising inside an apply) would otherwise fail this one too.
+    settings.SETTINGS.outputs.clear()
     pulumi_mocks.set_mocks(
         monitor.mocks,
         project=PROJECT,

@@ -44,7 +44,7 @@ def read_raw_config() -> dict[str, Any]:
 
 
 def _migration_guide(cluster: ClusterConfig, issuer: ClusterIssuer) -> pulumi.Output[str]:
-    """The safe order of steps for a cluster whose issuer is moving (or being set up in a bucket)."""
+    """The safe order of steps for a cluster whose issuer is moving, or is set up in a bucket."""
     jwks_uri = issuer.jwks_uri if issuer.jwks_uri is not None else pulumi.Output.from_input(None)
     return pulumi.Output.all(issuer.issuer_url, jwks_uri).apply(
         lambda values: migration_guide(

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fluxtrust import cli
 from fluxtrust.config import load_stack_file
 from fluxtrust.plan import Plan, run_plan
