@@ -111,6 +111,22 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import FetchOptions, verify_stack_file
+
+    source = find_stack(args.stack, args.config)
+    report = verify_stack_file(
+        source.config_file,
+        stack_name=source.name,
+        project_dir=source.project_dir,
+        clusters=args.cluster or (),
+        outputs_file=Path(args.outputs) if args.outputs else None,
+        options=FetchOptions(timeout=args.timeout, ca_bundle=args.ca_bundle),
+    )
+    sys.stdout.write(report.dumps() if args.json else report.render_text())
+    return report.exit_status
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (exposed for the tests and for `--help`)."""
     parser = argparse.ArgumentParser(
@@ -136,6 +152,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write each cluster's Flux kustomization patches under DIR/<cluster>/",
     )
     plan.set_defaults(handler=_cmd_plan)
+    verify = commands.add_parser(
+        "verify",
+        help="check, anonymously, that every trusted issuer is published correctly and that "
+        "the published keys match the declared and live ones; exit 1 if a check fails",
+    )
+    _add_stack_arguments(verify)
+    verify.add_argument(
+        "--cluster", action="append", metavar="NAME", help="only this cluster (repeatable)"
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    verify.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="wait this long for each document (default 5: AWS STS gives up after about 5 s)",
+    )
+    verify.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="trust the CA certificates in this PEM file instead of the system store "
+        "(e.g. a TLS-inspecting proxy's CA)",
+    )
+    verify.add_argument(
+        "--outputs",
+        metavar="FILE",
+        help="the deployed stack's outputs (pulumi stack output --json), for EKS and AKS "
+        "issuers that are looked up at deploy time",
+    )
+    verify.set_defaults(handler=_cmd_verify)
     return parser
 
 
