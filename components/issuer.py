@@ -71,6 +71,7 @@ __all__ = [
     "ClusterKeys",
     "ClusterKeysError",
     "IssuerError",
+    "check_cluster_issuer",
     "resolve_cluster_keys",
 ]
 
@@ -333,6 +334,20 @@ def _layout(args: ClusterIssuerArgs) -> _Layout:
             raise IssuerError(f"{base}.previousIssuers", str(exc)) from exc
         self_set = _SelfSet(static_url, jwks_uri, flags)
     return _Layout(static_url, self_set, generate)
+
+
+def check_cluster_issuer(args: ClusterIssuerArgs) -> None:
+    """Checks what `ClusterIssuer` would declare, without declaring anything.
+
+    `ClusterIssuer` runs the same checks first; a program declaring several issuers calls this
+    for all of them beforehand, so that one bad cluster leaves nothing half-declared.
+
+    Raises:
+        IssuerError: naming the key path, e.g. a hosted issuer whose cloud settings are missing,
+            or a `previousIssuers` entry equal to the issuer it is meant to follow.
+        ValueError: `args.keys` is missing for a cluster whose keys must be resolved first.
+    """
+    _layout(args)
 
 
 def _jwks_json_from_pem(pem: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Iterator, Mapping
@@ -16,17 +15,24 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from fluxtrust import placeholders
-from fluxtrust.config import ClusterConfig, parse_stack_config
+from fluxtrust.config import (
+    AwsSettings,
+    ClusterConfig,
+    IssuerHost,
+    JwksGenerate,
+    parse_stack_config,
+)
 from fluxtrust.issuer import (
     AksOidcIssuerDisabledError,
     ClusterIssuer,
     ClusterIssuerArgs,
     ClusterKeysError,
+    IssuerError,
+    check_cluster_issuer,
     resolve_cluster_keys,
 )
 from fluxtrust.jwks import canonical_json, discovery_document, jwk_from_public_key
 from fluxtrust.plan import SECRET_PLACEHOLDER, Plan, run_plan
-from pulumi.runtime import settings as runtime_settings
 from tls_server import LocalServer, free_port
 
 SETTINGS: dict[str, Any] = {
@@ -177,24 +183,13 @@ def cluster_server(ec_key: ec.EllipticCurvePrivateKey) -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def aks_oidc_disabled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The AKS look-up answers with the OIDC issuer profile disabled.
-
-    A plan that fails inside an `apply` leaves the outputs waiting on it in Pulumi's runtime;
-    they are cancelled and forgotten afterwards, so the next plan in this process starts clean.
-    """
+def aks_oidc_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AKS look-up answers with the OIDC issuer profile disabled."""
 
     def answer(args: Mapping[str, Any], ctx: placeholders.PlaceholderContext) -> dict[str, Any]:
         return {"name": args.get("resourceName"), "oidcIssuerProfile": {"enabled": False}}
 
     monkeypatch.setitem(placeholders._INVOKES, AKS_ISSUER_INVOKE, answer)
-    yield
-    loop = asyncio.get_event_loop()
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    runtime_settings.SETTINGS.outputs.clear()
 
 
 # --------------------------------------------------------------------------------------------
@@ -745,3 +740,49 @@ class TestGeneratedKey:
         (published,) = json.loads(plan.outputs["ci.jwks_json"])["keys"]
         assert published["alg"] == "RS256"
         assert len(base64.urlsafe_b64decode(published["n"] + "==")) == 256
+
+
+class TestChecks:
+    def test_previous_issuer_equal_to_the_hosted_one_is_refused(self) -> None:
+        """A hosted issuer cannot also be listed as the issuer it replaces."""
+        cluster = ClusterConfig(
+            "ci",
+            "other",
+            IssuerHost("aws", bucket="acme-ci-issuer"),
+            jwks=JwksGenerate("ES256"),
+            previous_issuers=("https://acme-ci-issuer.s3.eu-west-1.amazonaws.com",),
+        )
+        args = ClusterIssuerArgs(cluster, None, aws=AwsSettings(region="eu-west-1"))
+
+        with pytest.raises(
+            IssuerError,
+            match=r"^fluxtrust:clusters\[0\]\.previousIssuers\[0\]: is the cluster's current "
+            r"issuer",
+        ):
+            check_cluster_issuer(args)
+
+    def test_hosted_issuer_needs_its_cloud_settings(self) -> None:
+        """An S3-hosted issuer without fluxtrust:aws cannot place its bucket."""
+        cluster = ClusterConfig(
+            "ci", "other", IssuerHost("aws", bucket="acme-ci-issuer"), jwks=JwksGenerate()
+        )
+
+        with pytest.raises(
+            IssuerError,
+            match=r"issuer\.host\.cloud: is aws, which needs fluxtrust:aws to be set",
+        ):
+            check_cluster_issuer(ClusterIssuerArgs(cluster, None))
+
+    def test_unresolved_keys_are_a_programming_error(self) -> None:
+        """Keys listed in the configuration must be read with resolve_cluster_keys first."""
+        cluster = cluster_of(
+            {
+                "name": "ci",
+                "type": "other",
+                "issuer": {"url": KIND_ISSUER},
+                "jwks": {"file": "ci.jwks.json"},
+            }
+        )
+
+        with pytest.raises(ValueError, match=r"pass the keys from resolve_cluster_keys\(\)"):
+            check_cluster_issuer(ClusterIssuerArgs(cluster, None))
