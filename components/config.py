@@ -214,7 +214,8 @@ class ClusterConfig:
     jwks: JwksSource | None = None
     previous_issuers: tuple[str, ...] = ()
     kubernetes: KubernetesAccess | None = None
-    aws_oidc_provider_arn: str | None = None
+    # Existing IAM OIDC providers to reuse, each standing for one of the cluster's issuers.
+    aws_oidc_provider_arns: tuple[str, ...] = ()
     # How GCP learns the cluster's keys: "upload" puts the JWKS on the workload identity provider
     # (the issuer need not be public), "discover" lets GCP fetch it from the issuer.
     gcp_jwks: GcpJwksMode = "discover"
@@ -744,6 +745,46 @@ def _read_kubernetes(r: _Reader, value: object, path: str) -> KubernetesAccess |
     )
 
 
+def _read_provider_arns(
+    r: _Reader,
+    value: object,
+    path: str,
+    issuer: IssuerSource | None,
+    previous: Sequence[str],
+) -> tuple[str, ...]:
+    """One existing IAM OIDC provider ARN, or a list of them (one per issuer of the cluster).
+
+    A rebuilt EKS cluster comes with a provider for its new issuer while the provider of its old
+    issuer, still trusted under previousIssuers, exists too: creating either again would fail.
+    """
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    rule = "arn:aws:iam::<12-digit account>:oidc-provider/<issuer without https://>"
+    arns: list[str] = []
+    for i, item in enumerate(items):
+        item_path = f"{path}[{i}]" if isinstance(value, list) else path
+        arn = r.string(item, item_path, pattern=AWS_OIDC_PROVIDER_ARN, rule=rule)
+        if arn is None:
+            continue
+        if isinstance(issuer, IssuerUrl):
+            host_paths = [u.removeprefix("https://") for u in (issuer.url, *previous)]
+            if not any(arn.endswith(f":oidc-provider/{hp}") for hp in host_paths):
+                r.fail(
+                    item_path,
+                    "names a provider for another issuer; expected it to end with "
+                    f"':oidc-provider/{host_paths[0]}' (or a previous issuer's host and path)",
+                )
+                continue
+        if arn in arns:
+            r.fail(item_path, f"repeats {arn!r}")
+            continue
+        arns.append(arn)
+    if isinstance(issuer, IssuerLookup) and len(arns) > 1:
+        r.fail(path, "can name only one provider, the current one, when the issuer is looked up")
+    return tuple(arns)
+
+
 def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterConfig | None:
     m = r.mapping(
         value,
@@ -789,23 +830,9 @@ def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterCo
                 r.fail(ipath, "is the cluster's current issuer; list only issuers being retired")
             else:
                 previous.append(url)
-    arn: str | None = None
-    if m.get("awsOidcProviderArn") is not None:
-        arn_path = f"{path}.awsOidcProviderArn"
-        arn = r.string(
-            m["awsOidcProviderArn"],
-            arn_path,
-            pattern=AWS_OIDC_PROVIDER_ARN,
-            rule="arn:aws:iam::<12-digit account>:oidc-provider/<issuer without https://>",
-        )
-        if arn is not None and isinstance(issuer, IssuerUrl):
-            host_path = issuer.url.removeprefix("https://")
-            if not arn.endswith(f":oidc-provider/{host_path}"):
-                r.fail(
-                    arn_path,
-                    "names a provider for another issuer; expected it to end with "
-                    f"':oidc-provider/{host_path}'",
-                )
+    arns = _read_provider_arns(
+        r, m.get("awsOidcProviderArn"), f"{path}.awsOidcProviderArn", issuer, previous
+    )
     gcp_jwks: str | None = r.optional_string(m, "gcpJwks", path, choices=("upload", "discover"))
     if gcp_jwks == "upload" and jwks is None:
         r.fail(f"{path}.gcpJwks", "is upload, which needs the cluster's keys: set jwks")
@@ -825,7 +852,7 @@ def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterCo
         kubernetes=_read_kubernetes(r, m["kubernetes"], f"{path}.kubernetes")
         if m.get("kubernetes") is not None
         else None,
-        aws_oidc_provider_arn=arn,
+        aws_oidc_provider_arns=arns,
         gcp_jwks=cast("GcpJwksMode", gcp_jwks),
         index=index,
     )
@@ -1106,14 +1133,15 @@ def _check_graph(
                     f"looks the {c.type} cluster up in {needed}, which needs {_key(needed)} to be "
                     "set",
                 )
-        if c.aws_oidc_provider_arn and isinstance(settings["aws"], AwsSettings):
-            account = settings["aws"].account_id
-            arn_account = AWS_OIDC_PROVIDER_ARN.match(c.aws_oidc_provider_arn)
+        aws_settings = settings["aws"]
+        for reused in c.aws_oidc_provider_arns:
+            account = aws_settings.account_id if isinstance(aws_settings, AwsSettings) else None
+            arn_account = AWS_OIDC_PROVIDER_ARN.match(reused)
             if account and arn_account and arn_account.group(2) != account:
                 r.fail(
                     f"{_key('clusters')}[{c.index}].awsOidcProviderArn",
-                    f"is in account {arn_account.group(2)}, not in {_key('aws')}.accountId "
-                    f"{account}",
+                    f"{reused!r} is in account {arn_account.group(2)}, not in "
+                    f"{_key('aws')}.accountId {account}",
                 )
 
     names: dict[str, int] = {}

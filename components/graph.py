@@ -87,6 +87,10 @@ OBJECT_LEVEL_CONTROLLERS = (
 )
 
 
+# Keys of issuers only known at deploy time; never a real issuer URL (".invalid" cannot resolve).
+LOOKUP_KEY_PREFIX = "https://lookup.fluxtrust.invalid/"
+
+
 def issuer_key(cluster: ClusterConfig, config: StackConfig) -> str:
     """A stable text naming the cluster's current issuer, known before anything is deployed.
 
@@ -101,7 +105,25 @@ def issuer_key(cluster: ClusterConfig, config: StackConfig) -> str:
     issuer = cluster.issuer
     assert isinstance(issuer, IssuerLookup)  # every other source has a static URL
     where = issuer.region or issuer.resource_group or ""
-    return f"https://lookup.fluxtrust/{cluster.type}/{where}/{issuer.name}"
+    return f"{LOOKUP_KEY_PREFIX}{cluster.type}/{where}/{issuer.name}"
+
+
+def _reused_provider_arn(cluster: ClusterConfig, trusted: _TrustedIssuer) -> str | None:
+    """The existing IAM OIDC provider to reuse for this issuer, if the cluster names one.
+
+    An EKS cluster often has its provider already, and creating a second one for the same URL
+    fails. An ARN ends with its issuer's host and path, so each trusted issuer finds its own:
+    the old issuer's provider stays in use when a rebuilt cluster's issuer moves into
+    previousIssuers.
+    """
+    arn = cluster.aws_oidc_provider_arn
+    if arn is None:
+        return None
+    if trusted.key.startswith("https://") and not trusted.key.startswith(LOOKUP_KEY_PREFIX):
+        return (
+            arn if arn.endswith(f":oidc-provider/{trusted.key.removeprefix('https://')}") else None
+        )
+    return arn if trusted.current else None
 
 
 def _short(text: str) -> str:
@@ -227,9 +249,7 @@ class TrustGraph(pulumi.ComponentResource):
                     f"{self._name}-{cluster.name}-aws-oidc-{_short(trusted.key)}",
                     AwsOidcProviderArgs(
                         issuer_url=trusted.url,
-                        # An existing provider (an EKS cluster often has one) can only stand for
-                        # the current issuer; the ARN names its URL.
-                        existing_arn=cluster.aws_oidc_provider_arn if trusted.current else None,
+                        existing_arn=_reused_provider_arn(cluster, trusted),
                     ),
                     opts=child,
                 )

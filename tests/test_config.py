@@ -380,6 +380,40 @@ class TestClusters:
             in problems_of(raw)
         )
 
+    def test_provider_arns_for_current_and_previous_issuer(self) -> None:
+        """A rebuilt EKS cluster reuses its new provider and keeps its old one, both by ARN."""
+        raw = valid()
+        old, new = (
+            "oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+            "oidc.eks.eu-west-1.amazonaws.com/id/NEW",
+        )
+        raw["clusters"][1]["issuer"]["url"] = f"https://{new}"
+        raw["clusters"][1]["previousIssuers"] = [f"https://{old}"]
+        raw["clusters"][1]["awsOidcProviderArn"] = [
+            f"arn:aws:iam::123456789012:oidc-provider/{new}",
+            f"arn:aws:iam::123456789012:oidc-provider/{old}",
+        ]
+
+        config = parse_stack_config(raw)
+
+        assert config.clusters[1].aws_oidc_provider_arns == (
+            f"arn:aws:iam::123456789012:oidc-provider/{new}",
+            f"arn:aws:iam::123456789012:oidc-provider/{old}",
+        )
+
+    def test_provider_arn_list_items_are_checked(self) -> None:
+        """Each ARN of a list is checked, and named by its index."""
+        raw = valid()
+        raw["clusters"][1]["awsOidcProviderArn"] = [
+            "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+            "arn:aws:iam::123456789012:role/nope",
+        ]
+
+        assert (
+            "fluxtrust:clusters[1].awsOidcProviderArn[1]: is 'arn:aws:iam::123456789012:role/nope'"
+            in problems_of(raw)
+        )
+
     def test_gcp_upload_needs_keys(self) -> None:
         """Uploading the JWKS to GCP needs the keys."""
         raw = valid()
