@@ -127,6 +127,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import diff_stack
+
+    result = diff_stack(find_stack(args.stack, args.config), against=args.against, rev=args.rev)
+    sys.stdout.write(result.dumps() if args.json else result.render())
+    return result.exit_status
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (exposed for the tests and for `--help`)."""
     parser = argparse.ArgumentParser(
@@ -182,6 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
         "issuers that are looked up at deploy time",
     )
     verify.set_defaults(handler=_cmd_verify)
+    diff = commands.add_parser(
+        "diff",
+        help="preview, offline, what changes between an earlier configuration and the current "
+        "one, flagging replacements and changes that can interrupt access",
+        description="Plans both configurations offline and lists the resources added, removed "
+        "or changed (with the changed input keys), replacements, and changes that can interrupt "
+        "access. Exit status: 0 no changes, 1 changes, 2 configuration error.",
+    )
+    _add_stack_arguments(diff)
+    before = diff.add_mutually_exclusive_group(required=True)
+    before.add_argument("--against", metavar="FILE", help="the earlier configuration file")
+    before.add_argument(
+        "--rev", metavar="GITREV", help="the same stack file as committed at this git revision"
+    )
+    diff.add_argument("--json", action="store_true", help="print the diff as one JSON object")
+    diff.set_defaults(handler=_cmd_diff)
     return parser
 
 
