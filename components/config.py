@@ -169,6 +169,8 @@ class JwksPublicKeys:
     """The JWKS is built from PEM public key files (paths relative to the project directory)."""
 
     paths: tuple[str, ...]
+    check_cluster: JwksFromCluster | None = None
+    allow_removing_cluster_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ class JwksFile:
     """The JWKS is a JSON document on disk."""
 
     path: str
+    check_cluster: JwksFromCluster | None = None
+    allow_removing_cluster_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -691,7 +695,18 @@ def _read_host(
 def _read_jwks(
     r: _Reader, value: object, path: str, cluster_type: ClusterType | None
 ) -> JwksSource | None:
-    m = r.mapping(value, path, optional=("publicKeys", "file", "fromCluster", "generate"))
+    m = r.mapping(
+        value,
+        path,
+        optional=(
+            "publicKeys",
+            "file",
+            "fromCluster",
+            "generate",
+            "checkCluster",
+            "allowRemovingClusterKeys",
+        ),
+    )
     if m is None:
         return None
     given = [k for k in ("publicKeys", "file", "fromCluster", "generate") if m.get(k) is not None]
@@ -703,23 +718,38 @@ def _read_jwks(
         return None
     kind = given[0]
     sub = f"{path}.{kind}"
+    # With keys given by file, the live cluster can still be asked which keys it serves, so that
+    # a rotation never drops a key the cluster may still sign with.
+    check: JwksFromCluster | None = None
+    allow_removing = False
+    if kind in ("publicKeys", "file"):
+        if m.get("checkCluster") not in (None, False):
+            check = _read_cluster_access(r, m["checkCluster"], f"{path}.checkCluster")
+        if m.get("allowRemovingClusterKeys") is not None:
+            flag = m["allowRemovingClusterKeys"]
+            if not isinstance(flag, bool):
+                r.fail(
+                    f"{path}.allowRemovingClusterKeys",
+                    f"must be true or false, got {_describe(flag)}",
+                )
+            allow_removing = flag is True
+            if allow_removing and check is None:
+                r.fail(f"{path}.allowRemovingClusterKeys", "only applies with checkCluster")
+    else:
+        for key in ("checkCluster", "allowRemovingClusterKeys"):
+            if key in m:
+                r.fail(f"{path}.{key}", "applies only to publicKeys and file")
     if kind == "publicKeys":
         paths = r.each(m[kind], sub, r.string)
         if len(set(paths)) != len(paths):
             r.fail(sub, "names the same file twice")
             return None
-        return JwksPublicKeys(tuple(paths)) if paths else None
+        return JwksPublicKeys(tuple(paths), check, allow_removing) if paths else None
     if kind == "file":
         file = r.string(m[kind], sub)
-        return JwksFile(file) if file is not None else None
+        return JwksFile(file, check, allow_removing) if file is not None else None
     if kind == "fromCluster":
-        fc = r.mapping(m[kind], sub, optional=("kubeconfig", "context"))
-        if fc is None:
-            return None
-        return JwksFromCluster(
-            kubeconfig=r.optional_string(fc, "kubeconfig", sub),
-            context=r.optional_string(fc, "context", sub),
-        )
+        return _read_cluster_access(r, m[kind], sub)
     if cluster_type not in (None, "other"):
         r.fail(
             sub, f"a {cluster_type} cluster signs with its cloud's key; generate is for type other"
@@ -733,6 +763,19 @@ def _read_jwks(
         return None
     alg = r.optional_string(g, "algorithm", sub, choices=("RS256", "ES256"))
     return JwksGenerate(cast("SigningAlgorithm", alg or "RS256"))
+
+
+def _read_cluster_access(r: _Reader, value: object, path: str) -> JwksFromCluster | None:
+    """`true`, or `{kubeconfig, context}`: how to reach a cluster's API server for its keys."""
+    if value is True:
+        return JwksFromCluster()
+    fc = r.mapping(value, path, optional=("kubeconfig", "context"))
+    if fc is None:
+        return None
+    return JwksFromCluster(
+        kubeconfig=r.optional_string(fc, "kubeconfig", path),
+        context=r.optional_string(fc, "context", path),
+    )
 
 
 def _read_kubernetes(r: _Reader, value: object, path: str) -> KubernetesAccess | None:

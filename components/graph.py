@@ -64,7 +64,13 @@ from .gcp_trust import (
     GcpWorkloadIdentityPoolArgs,
     gcp_service_account_id,
 )
-from .issuer import ClusterIssuer, ClusterIssuerArgs, ClusterKeys, resolve_cluster_keys
+from .issuer import (
+    ClusterIssuer,
+    ClusterIssuerArgs,
+    ClusterKeys,
+    check_cluster_issuer,
+    resolve_cluster_keys,
+)
 from .issuer_urls import static_issuer_url
 from .trust_policy import (
     gcp_gke_workload_identity_member,
@@ -116,14 +122,15 @@ def _reused_provider_arn(cluster: ClusterConfig, trusted: _TrustedIssuer) -> str
     the old issuer's provider stays in use when a rebuilt cluster's issuer moves into
     previousIssuers.
     """
-    arn = cluster.aws_oidc_provider_arn
-    if arn is None:
-        return None
-    if trusted.key.startswith("https://") and not trusted.key.startswith(LOOKUP_KEY_PREFIX):
-        return (
-            arn if arn.endswith(f":oidc-provider/{trusted.key.removeprefix('https://')}") else None
-        )
-    return arn if trusted.current else None
+    if trusted.key.startswith(LOOKUP_KEY_PREFIX):
+        # Validation allows one ARN for a looked-up issuer: it names the current issuer.
+        reused = cluster.aws_oidc_provider_arns
+        return reused[0] if trusted.current and reused else None
+    host_path = trusted.key.removeprefix("https://")
+    for arn in cluster.aws_oidc_provider_arns:
+        if arn.endswith(f":oidc-provider/{host_path}"):
+            return arn
+    return None
 
 
 def _short(text: str) -> str:
@@ -172,11 +179,21 @@ class TrustGraph(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         config = args.config
-        # Key files and live clusters are read before anything is registered: a bad key or an
-        # unreachable cluster stops the program with nothing declared.
+        # Key files and live clusters are read, and every issuer is checked, before anything is
+        # registered: a bad key, an unreachable cluster or an impossible issuer stops the
+        # program with nothing declared.
         keys: dict[str, ClusterKeys | None] = {
             c.name: resolve_cluster_keys(c, project_dir=args.project_dir) for c in config.clusters
         }
+
+        issuer_args = {
+            c.name: ClusterIssuerArgs(
+                cluster=c, keys=keys[c.name], aws=config.aws, azure=config.azure, gcp=config.gcp
+            )
+            for c in sorted(config.clusters, key=lambda c: c.name)
+        }
+        for each in issuer_args.values():
+            check_cluster_issuer(each)
 
         super().__init__("fluxtrust:graph:TrustGraph", name, None, opts)
         self._name = name
@@ -185,18 +202,8 @@ class TrustGraph(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.issuers = {
-            c.name: ClusterIssuer(
-                f"{name}-{c.name}",
-                ClusterIssuerArgs(
-                    cluster=c,
-                    keys=keys[c.name],
-                    aws=config.aws,
-                    azure=config.azure,
-                    gcp=config.gcp,
-                ),
-                opts=child,
-            )
-            for c in sorted(config.clusters, key=lambda c: c.name)
+            cluster_name: ClusterIssuer(f"{name}-{cluster_name}", each, opts=child)
+            for cluster_name, each in issuer_args.items()
         }
 
         identities = sorted(config.identities, key=lambda i: i.name)

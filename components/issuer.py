@@ -168,7 +168,7 @@ def _keys_from_files(
 
 
 def _keys_from_cluster(
-    cluster: ClusterConfig, source: JwksFromCluster, project_dir: Path
+    cluster: ClusterConfig, source: JwksFromCluster, project_dir: Path, key: str = "fromCluster"
 ) -> ClusterKeys:
     base = _cluster_path(cluster)
     kubeconfig, context = _kubeconfig_for(cluster, source, project_dir)
@@ -176,7 +176,7 @@ def _keys_from_cluster(
         endpoint = load_kubeconfig(kubeconfig, context)
         documents = fetch_cluster_issuer(endpoint)
     except ClusterFetchError as exc:
-        raise ClusterKeysError(f"{base}.jwks.fromCluster", str(exc)) from exc
+        raise ClusterKeysError(f"{base}.jwks.{key}", str(exc)) from exc
     if isinstance(cluster.issuer, IssuerUrl):
         # A hosted issuer may legitimately differ from what the cluster serves before its API
         # server is switched over; a configured URL must be exactly the cluster's.
@@ -216,14 +216,51 @@ def resolve_cluster_keys(cluster: ClusterConfig, *, project_dir: Path) -> Cluste
     if source is None or isinstance(source, JwksGenerate):
         return None
     if isinstance(source, JwksPublicKeys):
-        return _keys_from_files(cluster, source, project_dir)
-    if isinstance(source, JwksFile):
+        keys = _keys_from_files(cluster, source, project_dir)
+    elif isinstance(source, JwksFile):
         try:
             jwks = load_jwks_file(Path(source.path), base_dir=project_dir)
         except KeyMaterialError as exc:
             raise ClusterKeysError(f"{_cluster_path(cluster)}.jwks.file", str(exc)) from exc
-        return ClusterKeys(jwks=jwks, source=source.path)
-    return _keys_from_cluster(cluster, source, project_dir)
+        keys = ClusterKeys(jwks=jwks, source=source.path)
+    else:
+        return _keys_from_cluster(cluster, source, project_dir)
+    if source.check_cluster is None:
+        return keys
+    return _checked_against_cluster(cluster, source, keys, project_dir)
+
+
+def _checked_against_cluster(
+    cluster: ClusterConfig,
+    source: JwksPublicKeys | JwksFile,
+    keys: ClusterKeys,
+    project_dir: Path,
+) -> ClusterKeys:
+    """Refuses a JWKS that lacks a key the live cluster still serves, unless told otherwise.
+
+    The API server verifies with every key it serves and signs with one of them; removing one
+    from the published copies (buckets, GCP's uploaded JWKS) while the cluster may still sign
+    with it, or while tokens it signed are alive, makes every cloud refuse those tokens.
+    """
+    assert source.check_cluster is not None
+    live = _keys_from_cluster(cluster, source.check_cluster, project_dir, key="checkCluster")
+    missing = sorted(set(live.cluster_kids) - set(keys.kids))
+    kind = "publicKeys" if isinstance(source, JwksPublicKeys) else "file"
+    if missing and not source.allow_removing_cluster_keys:
+        raise ClusterKeysError(
+            f"{_cluster_path(cluster)}.jwks.{kind}",
+            f"lacks {len(missing)} key(s) the cluster still serves and may sign with "
+            f"({', '.join(missing)}, from {live.source}): publishing this JWKS would make every "
+            "cloud refuse tokens signed with them. Keep the old public key until the cluster "
+            "no longer serves it and its tokens have expired, or set "
+            "jwks.allowRemovingClusterKeys: true to remove it anyway",
+        )
+    return ClusterKeys(
+        jwks=keys.jwks,
+        source=keys.source,
+        cluster_kids=live.cluster_kids,
+        cluster_issuer=live.cluster_issuer,
+    )
 
 
 # --------------------------------------------------------------------------------------------
