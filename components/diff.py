@@ -768,9 +768,10 @@ def _compare(old: PlannedResource, new: PlannedResource) -> ResourceChange | Non
     because: str | None = None
     if replace and new.delete_before_replace:
         because = "the resource's deleteBeforeReplace option"
-    elif replace and _names_unchanged(replace_rule, old, new):
+    elif replace and _names_unchanged(replace_rule, old, new) and not old.retain_on_delete:
         # The new object would take the old one's name, which the cloud holds only once: the
-        # providers (the bridged aws and gcp ones, kubernetes) delete the old one first.
+        # providers (the bridged aws and gcp ones, kubernetes) delete the old one first. A
+        # resource retained on delete is overwritten in place instead, and never deleted.
         because = "the new object keeps the old one's name"
     interrupts = _dropped(old, new)
     trust = _rule_for(old)

@@ -296,6 +296,10 @@ class AzureBlobIssuerHost(pulumi.ComponentResource):
             opts=child,
         )
 
+        # As for GCS objects: if new content replaces a blob under the same name, deleting the
+        # replaced blob would remove the one just uploaded. Retained blobs go with their
+        # container if the issuer is ever removed.
+        retained = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         objects: list[pulumi.CustomResource] = []
         for suffix, key, content in (
             ("discovery", DISCOVERY_OBJECT_KEY, args.discovery_json),
@@ -311,7 +315,7 @@ class AzureBlobIssuerHost(pulumi.ComponentResource):
                     type=storage.BlobType.BLOCK,
                     content_type=CONTENT_TYPE,
                     source=pulumi.Output.from_input(content).apply(pulumi.StringAsset),
-                    opts=child,
+                    opts=retained,
                 )
             )
 
@@ -381,9 +385,16 @@ class GcsIssuerHost(pulumi.ComponentResource):
             # "enforced" would forbid the allUsers grant and so the public read the issuer
             # needs; "inherited" follows the organisation, and fails loudly where it enforces.
             public_access_prevention="inherited",
+            # The bucket holds only the two documents, retained on delete (see below).
+            force_destroy=True,
             opts=child,
         )
 
+        # New content replaces a GCS object, under the same name: the replacement's upload
+        # overwrites the object, and deleting the replaced one would then remove the document
+        # just published. Retained on delete, the object is never deleted by Pulumi; the bucket's
+        # force_destroy clears it if the whole issuer is ever removed.
+        retained = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         objects: list[pulumi.CustomResource] = []
         for suffix, key, content in (
             ("discovery", DISCOVERY_OBJECT_KEY, args.discovery_json),
@@ -399,7 +410,7 @@ class GcsIssuerHost(pulumi.ComponentResource):
                     source=pulumi.Output.from_input(content).apply(pulumi.StringAsset),
                     content_type=CONTENT_TYPE,
                     cache_control=CACHE_CONTROL,
-                    opts=child,
+                    opts=retained,
                 )
             )
 

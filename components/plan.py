@@ -43,6 +43,7 @@ class PlannedResource:
     urn: str
     # Options that decide how a change to this resource is applied.
     delete_before_replace: bool = False
+    retain_on_delete: bool = False
     replace_on_changes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
 
@@ -58,6 +59,8 @@ class PlannedResource:
             doc["component"] = True
         if self.delete_before_replace:
             doc["deleteBeforeReplace"] = True
+        if self.retain_on_delete:
+            doc["retainOnDelete"] = True
         if self.replace_on_changes:
             doc["replaceOnChanges"] = list(self.replace_on_changes)
         if self.depends_on:
@@ -160,6 +163,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs=_plain(inputs),
                 urn=urn,
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                retain_on_delete=bool(request.retainOnDelete),
                 replace_on_changes=tuple(sorted(request.replaceOnChanges)),
                 depends_on=tuple(sorted(self._names.get(d, d) for d in request.dependencies)),
             )

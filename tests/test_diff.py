@@ -941,10 +941,13 @@ def rebuilt_eks(config: dict[str, Any], *, keep_previous: bool) -> dict[str, Any
     for cluster in changed["clusters"]:
         if cluster["name"] == "prod-eks":
             cluster["issuer"] = {"url": NEW_EKS_ISSUER}
-            # The rebuilt cluster comes with its own IAM OIDC provider.
-            cluster["awsOidcProviderArn"] = cluster["awsOidcProviderArn"].replace(
+            # The rebuilt cluster comes with its own IAM OIDC provider; while the old issuer is
+            # still trusted, its provider is reused too.
+            old_arn = cluster["awsOidcProviderArn"]
+            new_arn = old_arn.replace(
                 EKS_ISSUER.removeprefix("https://"), NEW_EKS_ISSUER.removeprefix("https://")
             )
+            cluster["awsOidcProviderArn"] = [new_arn, old_arn] if keep_previous else new_arn
             if keep_previous:
                 cluster["previousIssuers"] = [EKS_ISSUER]
     return changed
@@ -1082,12 +1085,6 @@ class TestMigration:
         assert {t for t, _ in changed} == {ROLE}
         assert all(c.keys == ("assumeRolePolicy",) for c in changed.values())
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="an issuer moved into previousIssuers loses awsOidcProviderArn (which may name only "
-        "the current issuer), so the plan adds an IAM OIDC provider for the old EKS issuer, whose "
-        "provider already exists in the account (EntityAlreadyExists on pulumi up)",
-    )
     def test_only_the_new_issuer_is_added(self, migration: tuple[Plan, Plan, PlanDiff]) -> None:
         """The resources added are exactly those of the new issuer."""
         _, after, result = migration
