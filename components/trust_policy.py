@@ -297,7 +297,8 @@ def aws_role_trust_policy(statements: Sequence[AwsFederation]) -> dict[str, Any]
     One statement per OIDC provider (federations naming the same provider are merged), sorted
     by provider ARN, each allowing ``sts:AssumeRoleWithWebIdentity`` under ``StringEquals`` on
     both ``<issuer>:aud`` and ``<issuer>:sub``. No Sid: it is optional in IAM, and every
-    character counts toward the 2,048-character trust policy limit. Render it with :func:`canonical_json`.
+    character counts toward the 2,048-character trust policy limit. Render it with
+    :func:`canonical_json`.
 
     Raises:
         ValueError: if ``statements`` is empty.
