@@ -21,6 +21,7 @@ import pulumi_aws as aws
 from . import trust_policy
 from .trust_policy import (
     AWS_AUDIENCE,
+    AWS_TRUST_POLICY_MAX_CHARS,
     aws_role_trust_policy,
     canonical_json,
     check_aws_trust_policy_size,
@@ -174,8 +175,13 @@ class AwsFederatedRoleArgs:
     description: str | None = None
     """The role's description in IAM."""
 
+    trust_policy_max_chars: int = AWS_TRUST_POLICY_MAX_CHARS
+    """The account's 'Role trust policy length' quota: 2,048 unless raised (at most 4,096)."""
 
-def _trust_policy_json(role_name: str, flat: Sequence[Any], subjects: Sequence[str]) -> str:
+
+def _trust_policy_json(
+    role_name: str, flat: Sequence[Any], subjects: Sequence[str], limit: int
+) -> str:
     """Build, check and render the trust policy from resolved (provider ARN, issuer) pairs."""
     federations = []
     for index, subject in enumerate(subjects):
@@ -192,7 +198,7 @@ def _trust_policy_json(role_name: str, flat: Sequence[Any], subjects: Sequence[s
     # Federations through the same provider merge into one statement with a list of subjects,
     # which keeps the policy under IAM's size limit for longer.
     policy = aws_role_trust_policy(federations)
-    check_aws_trust_policy_size(policy, role_label=role_name)
+    check_aws_trust_policy_size(policy, role_label=role_name, limit=limit)
     return canonical_json(policy)
 
 
@@ -233,7 +239,9 @@ class AwsFederatedRole(pulumi.ComponentResource):
             flat += [federation.provider_arn, federation.issuer_url]
         subjects = [federation.subject for federation in args.federations]
         assume_role_policy = pulumi.Output.all(*flat).apply(
-            lambda values: _trust_policy_json(role_name, values, subjects)
+            lambda values: _trust_policy_json(
+                role_name, values, subjects, args.trust_policy_max_chars
+            )
         )
         child = pulumi.ResourceOptions(parent=self)
 

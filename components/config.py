@@ -21,6 +21,7 @@ import yaml
 from .errors import ConfigError, ConfigProblem
 from .flux_config import FLUX_CONTROLLERS
 from .trust_policy import (
+    AWS_TRUST_POLICY_MAX_CHARS,
     AZURE_BUILTIN_ROLES,
     AZURE_MAX_FEDERATED_CREDENTIALS,
     validate_aws_policy_arn,
@@ -83,6 +84,9 @@ MANAGED_CLOUD: Mapping[ClusterType, CloudName | None] = {
     "other": None,
 }
 
+# The highest 'Role trust policy length' quota IAM grants on request.
+AWS_TRUST_POLICY_QUOTA_MAX = 4096
+
 # Cluster and identity names become parts of cloud resource names (IAM roles, managed identities,
 # GCP provider ids), so they are kept short and lowercase.
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
@@ -111,6 +115,8 @@ class AwsSettings:
 
     region: str
     account_id: str | None = None  # None: looked up from the caller's credentials at deploy time
+    # IAM's 'Role trust policy length' quota: 2,048 characters unless the account raised it.
+    trust_policy_max_chars: int = AWS_TRUST_POLICY_MAX_CHARS
 
 
 @dataclass(frozen=True)
@@ -466,7 +472,7 @@ def issuer_url_problem(url: str) -> str | None:
 
 def _read_aws(r: _Reader, value: object) -> AwsSettings | None:
     path = _key("aws")
-    m = r.mapping(value, path, required=("region",), optional=("accountId",))
+    m = r.mapping(value, path, required=("region",), optional=("accountId", "trustPolicyMaxChars"))
     if m is None:
         return None
     region = (
@@ -490,9 +496,24 @@ def _read_aws(r: _Reader, value: object) -> AwsSettings | None:
             )
         else:
             account = r.string(raw, f"{path}.accountId", pattern=AWS_ACCOUNT, rule="12 digits")
+    limit = AWS_TRUST_POLICY_MAX_CHARS
+    if m.get("trustPolicyMaxChars") is not None:
+        raw_limit = m["trustPolicyMaxChars"]
+        if (
+            isinstance(raw_limit, bool)
+            or not isinstance(raw_limit, int)
+            or not AWS_TRUST_POLICY_MAX_CHARS <= raw_limit <= AWS_TRUST_POLICY_QUOTA_MAX
+        ):
+            r.fail(
+                f"{path}.trustPolicyMaxChars",
+                f"is {raw_limit!r}; must be a whole number from {AWS_TRUST_POLICY_MAX_CHARS} "
+                f"(IAM's default) to {AWS_TRUST_POLICY_QUOTA_MAX} (the highest quota IAM grants)",
+            )
+        else:
+            limit = raw_limit
     if region is None:
         return None
-    return AwsSettings(region=region, account_id=account)
+    return AwsSettings(region=region, account_id=account, trust_policy_max_chars=limit)
 
 
 def _read_azure(r: _Reader, value: object) -> AzureSettings | None:

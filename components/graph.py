@@ -284,6 +284,7 @@ class TrustGraph(pulumi.ComponentResource):
                         f"Flux {ident.level}-level identity {ident.name}: "
                         f"{ident.service_account} on {', '.join(sorted(ident.clusters))}"
                     ),
+                    trust_policy_max_chars=settings.trust_policy_max_chars,
                 ),
                 opts=child,
             )

@@ -8,6 +8,7 @@ how a change is applied) and answers with the deterministic placeholders of `pla
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from . import placeholders
 from .config import CONFIG_NAMESPACE
@@ -193,6 +194,34 @@ def _context_for(raw_config: Mapping[str, Any], stack: str) -> placeholders.Plac
     )
 
 
+def _drop_reported_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Keeps asyncio from printing, once per derived output, an error the plan already raised.
+
+    A guard raising inside an `apply` (a policy over IAM's limit) fails every output derived
+    from it; `run_plan` raises that error once, and the copies left in unawaited futures would
+    otherwise each be printed when they are collected.
+    """
+    if isinstance(context.get("exception"), pulumi.RunError):
+        return
+    loop.default_exception_handler(context)
+
+
+def _settle_pending_outputs() -> None:
+    """Marks every output task of the run as seen, and forgets them.
+
+    When one guard raises inside an `apply`, the outputs derived from it fail too; their
+    exceptions are the same error, already reported once. Retrieving them keeps asyncio from
+    printing each again as "exception was never retrieved", and clearing the set keeps the next
+    plan in this process (tests, `diff`) from awaiting them.
+    """
+    for task in list(settings.SETTINGS.outputs):
+        if task.done() and not task.cancelled():
+            task.exception()
+        elif not task.done():
+            task.cancel()
+    settings.SETTINGS.outputs.clear()
+
+
 def run_plan(
     raw_config: Mapping[str, Any],
     *,
@@ -247,7 +276,12 @@ def run_plan(
         finally:
             PROJECT_DIR_OVERRIDE.reset(token)
 
-    _sync_await(run_pulumi_func(run))
+    loop = _ensure_event_loop()
+    loop.set_exception_handler(_drop_reported_errors)
+    try:
+        _sync_await(run_pulumi_func(run))
+    finally:
+        _settle_pending_outputs()
     plan = Plan(stack=stack)
     plan.resources = sorted(monitor.registrations, key=lambda r: (r.urn, r.name))
     root = settings.get_root_resource()

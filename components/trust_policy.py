@@ -373,7 +373,8 @@ def check_aws_trust_policy_size(
             f"the trust policy of AWS role {role_label!r} would be {size} characters "
             f"(whitespace not counted), above IAM's limit of {limit} (ACLSizePerRole): "
             "split the identity into several identities with fewer clusters or ServiceAccounts "
-            "each, or have the account's 'Role trust policy length' quota raised (up to 4096)"
+            "each, or have the account's 'Role trust policy length' quota raised (up to 4096) "
+            "and set fluxtrust:aws.trustPolicyMaxChars to it"
         )
         raise TrustLimitError(msg)
     return size
