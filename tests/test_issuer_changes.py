@@ -136,22 +136,23 @@ class TestMigration:
             parse_stack_config({**dev, "aws": {**dev["aws"], "trustPolicyMaxChars": 10000}})
 
 
-class TestRotation:
-    @pytest.fixture(scope="class")
-    def rotated(self, project: Path, dev: dict[str, Any]) -> tuple[Plan, Plan]:
-        """ci-kind before and after a second (EC) key is added to its JWKS."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        (project / "stacks" / "keys" / "ci-kind-next.pub").write_bytes(
-            key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+@pytest.fixture(scope="module")
+def rotated(project: Path, dev: dict[str, Any]) -> tuple[Plan, Plan]:
+    """ci-kind before and after a second (EC) key is added to its JWKS."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    (project / "stacks" / "keys" / "ci-kind-next.pub").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        rotated = copy.deepcopy(dev)
-        cluster(rotated, "ci-kind")["jwks"]["publicKeys"].append("stacks/keys/ci-kind-next.pub")
-        before = run_plan(dev, stack="dev", project_dir=project)
-        after = run_plan(rotated, stack="dev", project_dir=project)
-        return before, after
+    )
+    rotated = copy.deepcopy(dev)
+    cluster(rotated, "ci-kind")["jwks"]["publicKeys"].append("stacks/keys/ci-kind-next.pub")
+    before = run_plan(dev, stack="dev", project_dir=project)
+    after = run_plan(rotated, stack="dev", project_dir=project)
+    return before, after
 
+
+class TestRotation:
     def test_every_jwks_copy_is_updated_in_one_update(self, rotated: tuple[Plan, Plan]) -> None:
         """The bucket's JWKS, its discovery document and GCP's uploaded JWKS change together."""
         before, after = rotated
