@@ -276,7 +276,8 @@ def run_plan(
         finally:
             PROJECT_DIR_OVERRIDE.reset(token)
 
-    loop = _ensure_event_loop()
+    # The loop `_sync_await` runs the program on (the SDK's helper is untyped).
+    loop: asyncio.AbstractEventLoop = _ensure_event_loop()  # type: ignore[no-untyped-call]
     loop.set_exception_handler(_drop_reported_errors)
     try:
         _sync_await(run_pulumi_func(run))
