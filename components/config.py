@@ -24,6 +24,7 @@ from .trust_policy import (
     AWS_TRUST_POLICY_MAX_CHARS,
     AZURE_BUILTIN_ROLES,
     AZURE_MAX_FEDERATED_CREDENTIALS,
+    azure_role_definition_id,
     validate_aws_policy_arn,
     validate_azure_scope,
     validate_gcp_id,
@@ -997,20 +998,23 @@ def _read_aws_access(r: _Reader, value: object, path: str) -> AwsAccess | None:
     return AwsAccess(tuple(sorted(arns)), inline)
 
 
+def _is_azure_role(role: str) -> bool:
+    """A built-in role name, a role definition GUID, or a role definition id."""
+    try:
+        # The subscription only completes the id; any GUID tells whether the role is valid.
+        azure_role_definition_id(role, "00000000-0000-0000-0000-000000000000")
+    except ValueError:
+        return False
+    return True
+
+
 def _read_azure_role(r: _Reader, value: object, path: str) -> AzureRole | None:
     m = r.mapping(value, path, required=("role", "scope"))
     if m is None or "role" not in m or "scope" not in m:
         return None
     role = r.string(m["role"], f"{path}.role")
     scope = r.string(m["scope"], f"{path}.scope")
-    if role is not None and not (
-        role in AZURE_BUILTIN_ROLES
-        or GUID.match(role)
-        or re.match(
-            r"^/(subscriptions/[0-9a-fA-F-]{36}/)?providers/Microsoft\.Authorization/roleDefinitions/[0-9a-fA-F-]{36}$",
-            role,
-        )
-    ):
+    if role is not None and not _is_azure_role(role):
         r.fail(
             f"{path}.role",
             f"is {role!r}; give a built-in role name ({', '.join(sorted(AZURE_BUILTIN_ROLES))}), "

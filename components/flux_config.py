@@ -117,7 +117,10 @@ _TARGET_FIELDS: Mapping[str, Cloud] = {
 _REQUIRED_TARGET_FIELDS = frozenset({"role_arn", "region", "client_id", "tenant_id"})
 _GCP_STS_TOKEN_URL = "https://sts.googleapis.com/v1/token"
 _GCP_STS_INTROSPECT_URL = "https://sts.googleapis.com/v1/introspect"
-_GCP_IMPERSONATION_URL = "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{email}:generateAccessToken"
+_GCP_IMPERSONATION_URL = (
+    "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/"
+    "{email}:generateAccessToken"
+)
 
 
 def _require_value(label: str, value: str) -> str:

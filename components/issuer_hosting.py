@@ -133,9 +133,7 @@ class S3IssuerHost(pulumi.ComponentResource):
             region=args.region,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
+                    apply_server_side_encryption_by_default={"sse_algorithm": "AES256"},
                 )
             ],
             opts=child,

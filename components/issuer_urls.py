@@ -51,7 +51,10 @@ def gcs_bucket_url(bucket: str) -> str:
 
 def gke_issuer_url(project: str, location: str, name: str) -> str:
     """The issuer of a GKE cluster, which GKE derives from the cluster's project, location, name."""
-    return f"https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{name}"
+    return (
+        f"https://container.googleapis.com/v1/projects/{project}/locations/{location}"
+        f"/clusters/{name}"
+    )
 
 
 def hosted_issuer_url(host: IssuerHost, *, aws_region: str | None) -> str:

@@ -340,7 +340,8 @@ def _azure_blob_container(
 @_resource("azure-native:storage:Blob")
 def _azure_blob(name: str, inputs: Inputs, ctx: PlaceholderContext) -> tuple[str, dict[str, Any]]:
     blob = str(inputs.get("blobName") or name)
-    url = f"https://{inputs.get('accountName')}.blob.core.windows.net/{inputs.get('containerName')}/{blob}"
+    account, container = inputs.get("accountName"), inputs.get("containerName")
+    url = f"https://{account}.blob.core.windows.net/{container}/{blob}"
     return url, {"name": blob, "url": url}
 
 

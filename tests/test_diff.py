@@ -255,7 +255,8 @@ class TestJsonText:
         assert change.keys == ("assumeRolePolicy",)
         assert change.json_paths == {
             "assumeRolePolicy": (
-                'Statement[0].Condition.StringEquals["oidc.eks.eu-west-1.amazonaws.com/id/AAAA:sub"]',
+                "Statement[0].Condition.StringEquals"
+                '["oidc.eks.eu-west-1.amazonaws.com/id/AAAA:sub"]',
             )
         }
 
