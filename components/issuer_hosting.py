@@ -131,11 +131,7 @@ class S3IssuerHost(pulumi.ComponentResource):
             f"{name}-encryption",
             bucket=bucket.id,
             region=args.region,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default={"sse_algorithm": "AES256"},
-                )
-            ],
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
             opts=child,
         )
 
