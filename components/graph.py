@@ -252,8 +252,10 @@ class TrustGraph(pulumi.ComponentResource):
         for cluster_name in sorted({c for i in users for c in i.clusters}):
             cluster = self._config.cluster(cluster_name)
             for trusted in self._trusted_issuers(cluster):
+                # Named by the issuer alone: IAM holds one provider per URL, so renaming the
+                # cluster must not make Pulumi create a second one next to the first.
                 providers[trusted.key] = AwsOidcProvider(
-                    f"{self._name}-{cluster.name}-aws-oidc-{_short(trusted.key)}",
+                    f"{self._name}-aws-oidc-{_short(trusted.key)}",
                     AwsOidcProviderArgs(
                         issuer_url=trusted.url,
                         existing_arn=_reused_provider_arn(cluster, trusted),

@@ -8,6 +8,7 @@ CEL semantics the verifiers rely on.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -82,6 +83,11 @@ def _add_deny(document: dict[str, Any]) -> None:
     document["Statement"] = [*document["Statement"], deny]
 
 
+def _issuer_digest(issuer: str) -> str:
+    """How the plan names an issuer's AWS OIDC provider: by a digest of the URL, one per issuer."""
+    return hashlib.sha256(issuer.encode()).hexdigest()[:8]
+
+
 def _set(key: str, value: object) -> Callable[[dict[str, Any]], None]:
     def change(inputs: dict[str, Any]) -> None:
         inputs[key] = value
@@ -139,7 +145,10 @@ BREAKAGES = [
         "aws-client-id",
         CELL["gke-aws-controller"],
         OIDC,
-        "prod-gke",
+        _issuer_digest(
+            "https://container.googleapis.com/v1/projects/acme-flux/locations/europe-west1"
+            "/clusters/prod-gke"
+        ),
         _set("clientIdLists", ["sigstore"]),
         "audience",
     ),
@@ -147,7 +156,7 @@ BREAKAGES = [
         "aws-provider-url-slash",
         CELL["other-aws-controller"],
         OIDC,
-        "ci-kind",
+        _issuer_digest("https://acme-ci-kind-issuer.s3.eu-west-1.amazonaws.com"),
         _set("url", "https://acme-ci-kind-issuer.s3.eu-west-1.amazonaws.com/"),
         "trust",
     ),
