@@ -230,7 +230,17 @@ class ClusterConfig:
     # How GCP learns the cluster's keys: "upload" puts the JWKS on the workload identity provider
     # (the issuer need not be public), "discover" lets GCP fetch it from the issuer.
     gcp_jwks: GcpJwksMode = "discover"
+    former_names: tuple[str, ...] = ()
     index: int = field(default=0, compare=False)
+
+    @property
+    def naming(self) -> str:
+        """The name resources are named after: the first name the cluster had.
+
+        Renaming a cluster (listing its old name under formerNames) then changes what reviewers
+        read, not the names of its resources, so nothing is replaced.
+        """
+        return self.former_names[0] if self.former_names else self.name
 
     @property
     def managed_cloud(self) -> CloudName | None:
@@ -303,7 +313,14 @@ class IdentityConfig:
     aws: AwsAccess | None = None
     azure: AzureAccess | None = None
     gcp: GcpAccess | None = None
+    former_names: tuple[str, ...] = ()
     index: int = field(default=0, compare=False)
+
+    @property
+    def naming(self) -> str:
+        """The name resources are named after (role, managed identity, Google service account):
+        the first name the identity had, so that renaming it replaces nothing."""
+        return self.former_names[0] if self.former_names else self.name
 
     @property
     def clouds(self) -> tuple[CloudName, ...]:
@@ -800,6 +817,22 @@ def _read_cluster_access(r: _Reader, value: object, path: str) -> JwksFromCluste
     )
 
 
+def _read_former_names(r: _Reader, value: object, path: str, name: str | None) -> tuple[str, ...]:
+    """The names an entry had before, oldest first: its resources keep the first one's names."""
+    if value is None:
+        return ()
+    names: list[str] = []
+    for i, item in enumerate(r.items(value, path, non_empty=False)):
+        former = r.string(item, f"{path}[{i}]", pattern=NAME_PATTERN, rule=NAME_RULE)
+        if former is None:
+            continue
+        if former == name or former in names:
+            r.fail(f"{path}[{i}]", f"repeats {former!r}")
+            continue
+        names.append(former)
+    return tuple(names)
+
+
 def _read_kubernetes(r: _Reader, value: object, path: str) -> KubernetesAccess | None:
     m = r.mapping(value, path, optional=("kubeconfig", "context"))
     if m is None:
@@ -855,7 +888,14 @@ def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterCo
         value,
         path,
         required=("name", "type", "issuer"),
-        optional=("jwks", "previousIssuers", "kubernetes", "awsOidcProviderArn", "gcpJwks"),
+        optional=(
+            "jwks",
+            "previousIssuers",
+            "kubernetes",
+            "awsOidcProviderArn",
+            "gcpJwks",
+            "formerNames",
+        ),
     )
     if m is None:
         return None
@@ -919,6 +959,7 @@ def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterCo
         else None,
         aws_oidc_provider_arns=arns,
         gcp_jwks=cast("GcpJwksMode", gcp_jwks),
+        former_names=_read_former_names(r, m.get("formerNames"), f"{path}.formerNames", name),
         index=index,
     )
 
@@ -1076,7 +1117,7 @@ def _read_identity(r: _Reader, value: object, path: str, index: int) -> Identity
         value,
         path,
         required=("name", "level", "clusters", "serviceAccount"),
-        optional=("aws", "azure", "gcp"),
+        optional=("aws", "azure", "gcp", "formerNames"),
     )
     if m is None:
         return None
@@ -1125,6 +1166,7 @@ def _read_identity(r: _Reader, value: object, path: str, index: int) -> Identity
         aws=aws,
         azure=azure,
         gcp=gcp,
+        former_names=_read_former_names(r, m.get("formerNames"), f"{path}.formerNames", name),
         index=index,
     )
 
@@ -1133,12 +1175,32 @@ def _read_identity(r: _Reader, value: object, path: str, index: int) -> Identity
 # Rules that span several entries
 
 
+def _check_naming(r: _Reader, key: str, entries: Sequence[tuple[int, str, str]]) -> None:
+    """An entry's resources are named after its first name: two entries must not share one."""
+    current = {name for _, name, _ in entries}
+    seen: dict[str, str] = {}
+    for index, name, naming in entries:
+        if naming != name and naming in current:
+            r.fail(
+                f"{_key(key)}[{index}].formerNames[0]",
+                f"is {naming!r}, the name of another entry; its resources would collide",
+            )
+        elif naming in seen and seen[naming] != name:
+            r.fail(
+                f"{_key(key)}[{index}].formerNames[0]",
+                f"is {naming!r}, a former name of {seen[naming]!r} too",
+            )
+        seen.setdefault(naming, name)
+
+
 def _check_graph(
     r: _Reader,
     clusters: Sequence[ClusterConfig],
     identities: Sequence[IdentityConfig],
     settings: Mapping[CloudName, object | None],
 ) -> None:
+    _check_naming(r, "clusters", [(c.index, c.name, c.naming) for c in clusters])
+    _check_naming(r, "identities", [(i.index, i.name, i.naming) for i in identities])
     by_name: dict[str, ClusterConfig] = {}
     for c in clusters:
         if c.name in by_name:

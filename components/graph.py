@@ -202,7 +202,7 @@ class TrustGraph(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.issuers = {
-            cluster_name: ClusterIssuer(f"{name}-{cluster_name}", each, opts=child)
+            cluster_name: ClusterIssuer(f"{name}-{each.cluster.naming}", each, opts=child)
             for cluster_name, each in issuer_args.items()
         }
 
@@ -276,9 +276,9 @@ class TrustGraph(pulumi.ComponentResource):
                 for trusted in self._trusted_issuers(self._config.cluster(cluster_name))
             ]
             roles[ident.name] = AwsFederatedRole(
-                f"{self._name}-{ident.name}-aws",
+                f"{self._name}-{ident.naming}-aws",
                 AwsFederatedRoleArgs(
-                    role_name=aws_role_name(self._stack, ident.name),
+                    role_name=aws_role_name(self._stack, ident.naming),
                     federations=federations,
                     policy_arns=ident.aws.policy_arns,
                     inline_policy=ident.aws.inline_policy,
@@ -306,18 +306,18 @@ class TrustGraph(pulumi.ComponentResource):
             assert settings is not None  # config validation: an azure block needs fluxtrust:azure
             credentials = [
                 AzureCredential(
-                    cluster_name=trusted.cluster.name,
+                    cluster_name=trusted.cluster.naming,
                     issuer_url=trusted.url,
                     subject=ident.service_account.subject,
-                    key=f"{trusted.cluster.name}-{_short(trusted.key)}",
+                    key=f"{trusted.cluster.naming}-{_short(trusted.key)}",
                 )
                 for cluster_name in sorted(ident.clusters)
                 for trusted in self._trusted_issuers(self._config.cluster(cluster_name))
             ]
             out[ident.name] = AzureFederatedIdentity(
-                f"{self._name}-{ident.name}-azure",
+                f"{self._name}-{ident.naming}-azure",
                 AzureFederatedIdentityArgs(
-                    identity_name=azure_identity_name(self._stack, ident.name),
+                    identity_name=azure_identity_name(self._stack, ident.naming),
                     resource_group=settings.resource_group,
                     location=settings.location,
                     subscription_id=settings.subscription_id,
@@ -380,10 +380,10 @@ class TrustGraph(pulumi.ComponentResource):
                 )
                 issuer = self.issuers[cluster_name]
                 for trusted in self._trusted_issuers(cluster):
-                    provider_id = gcp_provider_id(cluster.name, trusted.key)
+                    provider_id = gcp_provider_id(cluster.naming, trusted.key)
                     upload = cluster.gcp_jwks == "upload" and trusted.current
                     providers[(cluster.name, trusted.key)] = GcpClusterProvider(
-                        f"{self._name}-{cluster.name}-gcp-{provider_id}",
+                        f"{self._name}-{cluster.naming}-gcp-{provider_id}",
                         GcpClusterProviderArgs(
                             project=settings.project,
                             project_number=settings.project_number,
@@ -421,16 +421,16 @@ class TrustGraph(pulumi.ComponentResource):
                         )
                     )
             access[ident.name] = GcpIdentityAccess(
-                f"{self._name}-{ident.name}-gcp",
+                f"{self._name}-{ident.naming}-gcp",
                 GcpIdentityAccessArgs(
                     project=settings.project,
                     project_number=settings.project_number,
-                    identity_name=ident.name,
+                    identity_name=ident.naming,
                     members=sorted(members),
                     roles=ident.gcp.roles,
                     access=ident.gcp.access,
                     service_account_id=(
-                        gcp_service_account_id(self._stack, ident.name)
+                        gcp_service_account_id(self._stack, ident.naming)
                         if ident.gcp.access == "impersonation"
                         else None
                     ),
@@ -446,7 +446,7 @@ class TrustGraph(pulumi.ComponentResource):
         if settings is None or (cluster.name, current) not in self._gcp_providers:
             return None
         return gcp_workload_identity_provider_name(
-            settings.project_number, settings.pool, gcp_provider_id(cluster.name, current)
+            settings.project_number, settings.pool, gcp_provider_id(cluster.naming, current)
         )
 
     # ----------------------------------------------------------------------------------------
@@ -502,7 +502,7 @@ class TrustGraph(pulumi.ComponentResource):
             if cluster.kubernetes is None or not by_account:
                 continue
             FluxServiceAccounts(
-                f"{self._name}-{cluster.name}-serviceaccounts",
+                f"{self._name}-{cluster.naming}-serviceaccounts",
                 FluxServiceAccountsArgs(
                     cluster_name=cluster.name,
                     kubeconfig=cluster.kubernetes.kubeconfig,
@@ -618,7 +618,7 @@ class TrustGraph(pulumi.ComponentResource):
             if ident.azure is not None and ident.name in self._azure_identities:
                 uami = self._azure_identities[ident.name]
                 clouds["azure"] = {
-                    "name": azure_identity_name(self._stack, ident.name),
+                    "name": azure_identity_name(self._stack, ident.naming),
                     "clientId": uami.client_id,
                     "roles": [{"role": r.role, "scope": r.scope} for r in ident.azure.roles],
                 }

@@ -212,3 +212,37 @@ class TestRotationInGcs:
         assert not any(
             "before creating its replacement" in r for c in objects for r in c.interrupts
         )
+
+
+class TestRenames:
+    def test_renamed_cluster_and_identity_replace_nothing(
+        self, project: Path, dev: dict[str, Any]
+    ) -> None:
+        """With formerNames, a rename only updates labels in place: nothing added or removed."""
+        renamed = copy.deepcopy(dev)
+        kind = cluster(renamed, "ci-kind")
+        kind["name"], kind["formerNames"] = "ci", ["ci-kind"]
+        for identity in renamed["identities"]:
+            identity["clusters"] = ["ci" if c == "ci-kind" else c for c in identity["clusters"]]
+            if identity["name"] == "tenant-apps":
+                identity["name"], identity["formerNames"] = "tenants", ["tenant-apps"]
+
+        result = diff_plans(
+            run_plan(dev, stack="dev", project_dir=project),
+            run_plan(renamed, stack="dev", project_dir=project),
+        )
+
+        assert result.added == ()
+        assert result.removed == ()
+        assert not any(c.replace for c in result.changed)
+        assert result.interruptions == 0
+
+    def test_former_name_of_another_entry_is_refused(self, dev: dict[str, Any]) -> None:
+        """A former name that is another cluster's name would make their resources collide."""
+        from fluxtrust.config import parse_stack_config
+
+        renamed = copy.deepcopy(dev)
+        cluster(renamed, "ci-kind")["formerNames"] = ["prod-eks"]
+
+        with pytest.raises(ConfigError, match=r"formerNames\[0\]: is 'prod-eks', the name of"):
+            parse_stack_config(renamed)
