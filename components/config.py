@@ -171,6 +171,40 @@ class IssuerHost:
 IssuerSource: TypeAlias = IssuerUrl | IssuerLookup | IssuerHost
 
 
+def s3_bucket_url(bucket: str, region: str) -> str:
+    """The virtual-hosted, regional HTTPS URL of an S3 bucket's root.
+
+    The regional endpoint answers directly (the global one redirects for buckets outside
+    us-east-1, and verifiers do not all follow redirects).
+    """
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{bucket}.s3.{region}.{suffix}"
+
+
+def azure_container_url(storage_account: str, container: str) -> str:
+    """The HTTPS URL of a blob container in the public Azure cloud."""
+    return f"https://{storage_account}.blob.core.windows.net/{container}"
+
+
+def gcs_bucket_url(bucket: str) -> str:
+    """The path-style HTTPS URL of a GCS bucket (covered by Google's certificate for any name)."""
+    return f"https://storage.googleapis.com/{bucket}"
+
+
+def host_url(host: IssuerHost, aws_region: str | None) -> str | None:
+    """The issuer URL a host publishes at: its custom URL, else its bucket's own (None when an
+    S3 host's region is unknown)."""
+    if host.url is not None:
+        return host.url
+    if host.cloud == "aws":
+        return s3_bucket_url(host.bucket, aws_region) if host.bucket and aws_region else None
+    if host.cloud == "azure":
+        if host.storage_account is None or host.container is None:
+            return None
+        return azure_container_url(host.storage_account, host.container)
+    return gcs_bucket_url(host.bucket) if host.bucket else None
+
+
 @dataclass(frozen=True)
 class JwksPublicKeys:
     """The JWKS is built from PEM public key files (paths relative to the project directory)."""
@@ -231,6 +265,8 @@ class ClusterConfig:
     # (the issuer need not be public), "discover" lets GCP fetch it from the issuer.
     gcp_jwks: GcpJwksMode = "discover"
     former_names: tuple[str, ...] = ()
+    # Retired issuers that fluxtrust published, with their URLs (also in previous_issuers).
+    previous_hosts: tuple[tuple[str, IssuerHost], ...] = ()
     index: int = field(default=0, compare=False)
 
     @property
@@ -883,7 +919,9 @@ def _read_provider_arns(
     return tuple(arns)
 
 
-def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterConfig | None:
+def _read_cluster(
+    r: _Reader, value: object, path: str, index: int, aws_region: str | None
+) -> ClusterConfig | None:
     m = r.mapping(
         value,
         path,
@@ -919,11 +957,28 @@ def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterCo
             "keys",
         )
     previous: list[str] = []
+    previous_hosts: list[tuple[str, IssuerHost]] = []
     if m.get("previousIssuers") is not None:
         for i, item in enumerate(
             r.items(m["previousIssuers"], f"{path}.previousIssuers", non_empty=False)
         ):
             ipath = f"{path}.previousIssuers[{i}]"
+            if isinstance(item, Mapping):
+                # A retired issuer that fluxtrust published: its bucket keeps publishing the
+                # documents while the clouds still trust it, so tokens it signed still verify.
+                old_host = _read_previous_host(r, item, ipath, cluster_type)
+                if old_host is None:
+                    continue
+                url = host_url(old_host, aws_region)
+                if url is None:
+                    r.fail(f"{ipath}.host", "is in S3, which needs fluxtrust:aws.region to be set")
+                    continue
+                if old_host == issuer or url in previous:
+                    r.fail(ipath, "repeats an issuer the cluster already has")
+                    continue
+                previous_hosts.append((url, old_host))
+                previous.append(url)
+                continue
             url = r.string(item, ipath)
             if url is None:
                 continue
@@ -960,8 +1015,18 @@ def _read_cluster(r: _Reader, value: object, path: str, index: int) -> ClusterCo
         aws_oidc_provider_arns=arns,
         gcp_jwks=cast("GcpJwksMode", gcp_jwks),
         former_names=_read_former_names(r, m.get("formerNames"), f"{path}.formerNames", name),
+        previous_hosts=tuple(previous_hosts),
         index=index,
     )
+
+
+def _read_previous_host(
+    r: _Reader, value: Mapping[str, object], path: str, cluster_type: ClusterType | None
+) -> IssuerHost | None:
+    m = r.mapping(value, path, required=("host",))
+    if m is None or "host" not in m:
+        return None
+    return _read_host(r, m["host"], f"{path}.host", cluster_type)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1234,23 +1299,33 @@ def _check_graph(
 
     hosted_buckets: dict[tuple[str, str], str] = {}
     for c in clusters:
+        hosts: list[tuple[str, IssuerHost]] = []
         if isinstance(c.issuer, IssuerHost):
-            where = (
-                c.issuer.cloud,
-                c.issuer.bucket or f"{c.issuer.storage_account}/{c.issuer.container}",
-            )
+            hosts.append((f"{_key('clusters')}[{c.index}].issuer.host", c.issuer))
+        hosts += [
+            (f"{_key('clusters')}[{c.index}].previousIssuers.host ({url})", host)
+            for url, host in c.previous_hosts
+        ]
+        for host_path, host in hosts:
+            where = (host.cloud, host.bucket or f"{host.storage_account}/{host.container}")
             if where in hosted_buckets:
                 r.fail(
-                    f"{_key('clusters')}[{c.index}].issuer.host",
+                    host_path,
                     f"uses the same bucket as cluster {hosted_buckets[where]!r}; each hosted "
                     "issuer needs its own",
                 )
             hosted_buckets[where] = c.name
-            if settings[c.issuer.cloud] is None:
+            if settings[host.cloud] is None:
                 r.fail(
-                    f"{_key('clusters')}[{c.index}].issuer.host.cloud",
-                    f"is {c.issuer.cloud}, which needs {_key(c.issuer.cloud)} to be set",
+                    f"{host_path}.cloud",
+                    f"is {host.cloud}, which needs {_key(host.cloud)} to be set",
                 )
+        if c.previous_hosts and c.jwks is None:
+            r.fail(
+                f"{_key('clusters')}[{c.index}].jwks",
+                "is required while a retired issuer is still published: its bucket must keep "
+                "publishing the cluster's public keys",
+            )
         if isinstance(c.issuer, IssuerLookup):
             needed = MANAGED_CLOUD[c.type]
             if (
@@ -1353,7 +1428,9 @@ def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
         r.fail(_key("clusters"), "is required: declare at least one source cluster")
     else:
         for i, item in enumerate(r.items(raw["clusters"], _key("clusters"))):
-            cluster = _read_cluster(r, item, f"{_key('clusters')}[{i}]", i)
+            cluster = _read_cluster(
+                r, item, f"{_key('clusters')}[{i}]", i, aws.region if aws else None
+            )
             if cluster is not None:
                 clusters.append(cluster)
     identities: list[IdentityConfig] = []

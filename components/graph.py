@@ -381,7 +381,10 @@ class TrustGraph(pulumi.ComponentResource):
                 issuer = self.issuers[cluster_name]
                 for trusted in self._trusted_issuers(cluster):
                     provider_id = gcp_provider_id(cluster.naming, trusted.key)
-                    upload = cluster.gcp_jwks == "upload" and trusted.current
+                    # Every provider of the cluster, the retired issuers' too, holds the same keys:
+                    # an issuer change does not change the keys tokens are signed with, and a
+                    # provider left to fetch them would depend on the old issuer staying up.
+                    upload = cluster.gcp_jwks == "upload"
                     providers[(cluster.name, trusted.key)] = GcpClusterProvider(
                         f"{self._name}-{cluster.naming}-gcp-{provider_id}",
                         GcpClusterProviderArgs(

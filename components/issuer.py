@@ -59,6 +59,7 @@ from .jwks import (
     discovery_document,
     jwk_from_public_key,
     jwks_from_public_key_files,
+    jwks_uri_for,
     kind_cluster_config,
     load_jwks_file,
     load_public_keys_pem,
@@ -373,6 +374,17 @@ def _layout(args: ClusterIssuerArgs) -> _Layout:
     return _Layout(static_url, self_set, generate)
 
 
+def _host_slug(host: IssuerHost) -> str:
+    """The bucket (or storage account and container) a host's resources are named after.
+
+    Named by where the documents live, not by whether the issuer is current: when the issuer
+    moves on and this one is retired, its resources keep their names and nothing is replaced.
+    """
+    if host.cloud == "azure":
+        return f"{host.storage_account}-{host.container}"
+    return str(host.bucket)
+
+
 def check_cluster_issuer(args: ClusterIssuerArgs) -> None:
     """Checks what `ClusterIssuer` would declare, without declaring anything.
 
@@ -463,6 +475,14 @@ class ClusterIssuer(pulumi.ComponentResource):
             assert isinstance(cluster.issuer, IssuerLookup)
             self.issuer_url = self._look_up(cluster, cluster.issuer, args)
 
+        # A retired issuer that fluxtrust published keeps its bucket, under the same resource
+        # names it had as the current issuer, until it leaves previousIssuers: tokens it signed
+        # must still verify, and clouds fetch its JWKS to verify them.
+        for old_url, old_host in cluster.previous_hosts:
+            assert self.jwks_json is not None  # config validation: a published issuer has keys
+            retired = _SelfSet(old_url, jwks_uri_for(old_url.removesuffix("/")), [])
+            self._host(name, old_host, args, retired, self.jwks_json)
+
         self.trusted_issuers = cast(
             "pulumi.Output[list[str]]",
             pulumi.Output.all(self.issuer_url, *cluster.previous_issuers),
@@ -528,7 +548,7 @@ class ClusterIssuer(pulumi.ComponentResource):
         # _layout has checked that the host's cloud settings and names are present.
         if host.cloud == "aws" and args.aws is not None and host.bucket is not None:
             return S3IssuerHost(
-                f"{name}-host",
+                f"{name}-host-{_host_slug(host)}",
                 S3IssuerHostArgs(
                     bucket=host.bucket,
                     region=args.aws.region,
@@ -544,7 +564,7 @@ class ClusterIssuer(pulumi.ComponentResource):
             and host.container is not None
         ):
             return AzureBlobIssuerHost(
-                f"{name}-host",
+                f"{name}-host-{_host_slug(host)}",
                 AzureBlobIssuerHostArgs(
                     storage_account=host.storage_account,
                     container=host.container,
@@ -557,7 +577,7 @@ class ClusterIssuer(pulumi.ComponentResource):
             )
         if host.cloud == "gcp" and args.gcp is not None and host.bucket is not None:
             return GcsIssuerHost(
-                f"{name}-host",
+                f"{name}-host-{_host_slug(host)}",
                 GcsIssuerHostArgs(
                     bucket=host.bucket,
                     project=args.gcp.project,

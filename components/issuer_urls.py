@@ -8,7 +8,17 @@ everywhere (a trailing slash would make a different issuer).
 
 from __future__ import annotations
 
-from .config import AwsSettings, ClusterConfig, GcpSettings, IssuerHost, IssuerLookup, IssuerUrl
+from .config import (
+    AwsSettings,
+    ClusterConfig,
+    GcpSettings,
+    IssuerHost,
+    IssuerLookup,
+    IssuerUrl,
+    azure_container_url,
+    gcs_bucket_url,
+    s3_bucket_url,
+)
 from .jwks import jwks_uri_for
 
 __all__ = [
@@ -27,26 +37,6 @@ __all__ = [
 # bucket whose root is the issuer serves both documents without any rewriting.
 DISCOVERY_OBJECT_KEY = ".well-known/openid-configuration"
 JWKS_OBJECT_KEY = "openid/v1/jwks"
-
-
-def s3_bucket_url(bucket: str, region: str) -> str:
-    """The virtual-hosted, regional HTTPS URL of an S3 bucket's root.
-
-    The regional endpoint answers directly (the global one redirects for buckets outside
-    us-east-1, and verifiers do not all follow redirects).
-    """
-    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"https://{bucket}.s3.{region}.{suffix}"
-
-
-def azure_container_url(storage_account: str, container: str) -> str:
-    """The HTTPS URL of a blob container in the public Azure cloud."""
-    return f"https://{storage_account}.blob.core.windows.net/{container}"
-
-
-def gcs_bucket_url(bucket: str) -> str:
-    """The path-style HTTPS URL of a GCS bucket (covered by Google's certificate for any name)."""
-    return f"https://storage.googleapis.com/{bucket}"
 
 
 def gke_issuer_url(project: str, location: str, name: str) -> str:

@@ -163,11 +163,11 @@ class TestRotation:
         assert changed == {
             (
                 "aws:s3/bucketObjectv2:BucketObjectv2",
-                "fluxtrust-ci-kind-host-jwks",
+                "fluxtrust-ci-kind-host-acme-ci-kind-issuer-jwks",
             ): ("content",),
             (
                 "aws:s3/bucketObjectv2:BucketObjectv2",
-                "fluxtrust-ci-kind-host-discovery",
+                "fluxtrust-ci-kind-host-acme-ci-kind-issuer-discovery",
             ): ("content",),
             (GCP_PROVIDER, "fluxtrust-ci-kind-gcp-ci-kind-6dbc4a5b-provider"): ("oidc.jwksJson",),
         }
@@ -179,12 +179,14 @@ class TestRotation:
         """After the update, each copy holds the old and the new key."""
         _, after = rotated
 
-        jwks_object = after.named("fluxtrust-ci-kind-host-jwks")
+        jwks_object = after.named("fluxtrust-ci-kind-host-acme-ci-kind-issuer-jwks")
         provider = after.named("fluxtrust-ci-kind-gcp-ci-kind-6dbc4a5b-provider")
         for document in (jwks_object.inputs["content"], provider.inputs["oidc"]["jwksJson"]):
             keys = json.loads(document)["keys"]
             assert sorted(k["kty"] for k in keys) == ["EC", "RSA"]
-        discovery = json.loads(after.named("fluxtrust-ci-kind-host-discovery").inputs["content"])
+        discovery = json.loads(
+            after.named("fluxtrust-ci-kind-host-acme-ci-kind-issuer-discovery").inputs["content"]
+        )
         assert discovery["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
 
 
@@ -246,3 +248,54 @@ class TestRenames:
 
         with pytest.raises(ConfigError, match=r"formerNames\[0\]: is 'prod-eks', the name of"):
             parse_stack_config(renamed)
+
+
+class TestMovedBucket:
+    def test_moving_a_hosted_issuer_keeps_the_old_bucket_publishing(
+        self, project: Path, dev: dict[str, Any]
+    ) -> None:
+        """Moving ci-kind's issuer to a new bucket adds the new one and leaves the old untouched."""
+        moved = copy.deepcopy(dev)
+        moved["aws"]["trustPolicyMaxChars"] = 4096
+        kind = cluster(moved, "ci-kind")
+        kind["issuer"] = {"host": {"cloud": "aws", "bucket": "acme-ci-kind-issuer-v2"}}
+        kind["previousIssuers"] = [{"host": {"cloud": "aws", "bucket": "acme-ci-kind-issuer"}}]
+        before_config = copy.deepcopy(dev)
+        before_config["aws"]["trustPolicyMaxChars"] = 4096
+
+        before = run_plan(before_config, stack="dev", project_dir=project)
+        after = run_plan(moved, stack="dev", project_dir=project)
+        result = diff_plans(before, after)
+
+        assert result.removed == ()
+        assert not any(c.replace for c in result.changed)
+        assert result.interruptions == 0
+        old_objects = {
+            r.name: r.inputs for r in before.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        }
+        new_objects = {
+            r.name: r.inputs for r in after.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        }
+        for name, inputs in old_objects.items():
+            assert new_objects[name] == inputs
+        assert len(new_objects) == 4
+        trusted = after.outputs["issuers"]["ci-kind"]["trustedIssuers"]
+        assert trusted == [
+            "https://acme-ci-kind-issuer-v2.s3.eu-west-1.amazonaws.com",
+            KIND,
+        ]
+
+    def test_retired_host_needs_its_cloud(self, dev: dict[str, Any]) -> None:
+        """A retired issuer in GCS needs fluxtrust:gcp, like a current one."""
+        from fluxtrust.config import parse_stack_config
+
+        moved = copy.deepcopy(dev)
+        del moved["gcp"]
+        for identity in moved["identities"]:
+            identity.pop("gcp", None)
+        cluster(moved, "ci-kind")["previousIssuers"] = [
+            {"host": {"cloud": "gcp", "bucket": "acme-old-kind-issuer"}}
+        ]
+
+        with pytest.raises(ConfigError, match="which needs fluxtrust:gcp to be set"):
+            parse_stack_config(moved)

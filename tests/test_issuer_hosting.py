@@ -146,7 +146,9 @@ class TestS3Host:
     def test_block_public_access_keeps_acls_blocked(self, plan: Plan) -> None:
         """ACLs stay blocked and ignored; only the bucket policy may make objects public."""
         (block,) = children(
-            plan, "on-s3-host", f"{S3}bucketPublicAccessBlock:BucketPublicAccessBlock"
+            plan,
+            "on-s3-host-acme-s3-issuer",
+            f"{S3}bucketPublicAccessBlock:BucketPublicAccessBlock",
         )
 
         assert block.inputs == {
@@ -161,14 +163,18 @@ class TestS3Host:
     def test_acls_disabled_encryption_and_versioning_on(self, plan: Plan) -> None:
         """Ownership is enforced (no ACLs), SSE-S3 is the default, versions are kept."""
         (ownership,) = children(
-            plan, "on-s3-host", f"{S3}bucketOwnershipControls:BucketOwnershipControls"
+            plan,
+            "on-s3-host-acme-s3-issuer",
+            f"{S3}bucketOwnershipControls:BucketOwnershipControls",
         )
         (encryption,) = children(
             plan,
-            "on-s3-host",
+            "on-s3-host-acme-s3-issuer",
             f"{S3}bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         )
-        (versioning,) = children(plan, "on-s3-host", f"{S3}bucketVersioning:BucketVersioning")
+        (versioning,) = children(
+            plan, "on-s3-host-acme-s3-issuer", f"{S3}bucketVersioning:BucketVersioning"
+        )
 
         assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
         assert encryption.inputs["rules"] == [
@@ -178,7 +184,7 @@ class TestS3Host:
 
     def test_policy_allows_reading_the_two_objects_only(self, plan: Plan) -> None:
         """Anyone may GetObject on exactly the two keys; nothing else, and never without TLS."""
-        (policy,) = children(plan, "on-s3-host", f"{S3}bucketPolicy:BucketPolicy")
+        (policy,) = children(plan, "on-s3-host-acme-s3-issuer", f"{S3}bucketPolicy:BucketPolicy")
 
         document = json.loads(policy.inputs["policy"])
         assert document == {
@@ -207,19 +213,21 @@ class TestS3Host:
 
     def test_policy_waits_for_the_public_access_block(self, plan: Plan) -> None:
         """S3 refuses a public policy until Block Public Access allows policies."""
-        (policy,) = children(plan, "on-s3-host", f"{S3}bucketPolicy:BucketPolicy")
+        (policy,) = children(plan, "on-s3-host-acme-s3-issuer", f"{S3}bucketPolicy:BucketPolicy")
 
-        assert "on-s3-host-public-access" in policy.depends_on
+        assert "on-s3-host-acme-s3-issuer-public-access" in policy.depends_on
 
     def test_bucket_is_created_in_the_issuer_region(self, plan: Plan) -> None:
         """The bucket's region is the one its issuer URL names."""
-        (bucket,) = children(plan, "on-s3-host", f"{S3}bucket:Bucket")
+        (bucket,) = children(plan, "on-s3-host-acme-s3-issuer", f"{S3}bucket:Bucket")
 
         assert bucket.inputs == {"bucket": "acme-s3-issuer", "region": "eu-west-1"}
 
     def test_serves_the_two_documents(self, plan: Plan, expected_jwks: dict[str, Any]) -> None:
         """The bucket holds the discovery document and the JWKS, as JSON, briefly cached."""
-        documents = served(plan, "on-s3-host", f"{S3}bucketObjectv2:BucketObjectv2", "key")
+        documents = served(
+            plan, "on-s3-host-acme-s3-issuer", f"{S3}bucketObjectv2:BucketObjectv2", "key"
+        )
 
         check_documents(documents, ISSUERS["on-s3"], expected_jwks)
         assert {d["inputs"]["cacheControl"] for d in documents.values()} == {"public, max-age=300"}
@@ -228,7 +236,9 @@ class TestS3Host:
 class TestAzureBlobHost:
     def test_account_allows_public_blobs_over_tls_only(self, plan: Plan) -> None:
         """The account lets containers be public, over HTTPS with TLS 1.2 or later."""
-        (account,) = children(plan, "on-blob-host", "azure-native:storage:StorageAccount")
+        (account,) = children(
+            plan, "on-blob-host-acmeissuer-ci-kind", "azure-native:storage:StorageAccount"
+        )
 
         assert account.inputs == {
             "accountName": "acmeissuer",
@@ -245,14 +255,18 @@ class TestAzureBlobHost:
 
     def test_container_allows_reading_blobs_not_listing(self, plan: Plan) -> None:
         """Blob-level access: named blobs are readable, the container cannot be listed."""
-        (container,) = children(plan, "on-blob-host", "azure-native:storage:BlobContainer")
+        (container,) = children(
+            plan, "on-blob-host-acmeissuer-ci-kind", "azure-native:storage:BlobContainer"
+        )
 
         assert container.inputs["containerName"] == "ci-kind"
         assert container.inputs["publicAccess"] == "Blob"
 
     def test_serves_the_two_documents(self, plan: Plan, expected_jwks: dict[str, Any]) -> None:
         """The container holds the discovery document and the JWKS as block blobs."""
-        documents = served(plan, "on-blob-host", "azure-native:storage:Blob", "blobName")
+        documents = served(
+            plan, "on-blob-host-acmeissuer-ci-kind", "azure-native:storage:Blob", "blobName"
+        )
 
         check_documents(documents, ISSUERS["on-blob"], expected_jwks)
         assert {d["inputs"]["type"] for d in documents.values()} == {"Block"}
@@ -261,7 +275,7 @@ class TestAzureBlobHost:
 class TestGcsHost:
     def test_bucket_uses_iam_only(self, plan: Plan) -> None:
         """Uniform bucket-level access, and public access prevention left to the organisation."""
-        (bucket,) = children(plan, "on-gcs-host", "gcp:storage/bucket:Bucket")
+        (bucket,) = children(plan, "on-gcs-host-acme-gcs-issuer", "gcp:storage/bucket:Bucket")
 
         assert bucket.inputs["name"] == "acme-gcs-issuer"
         assert bucket.inputs["project"] == "acme-platform"
@@ -270,7 +284,9 @@ class TestGcsHost:
 
     def test_all_users_may_read_objects_not_list(self, plan: Plan) -> None:
         """The one grant is allUsers as legacy object reader (get, no list)."""
-        grants = children(plan, "on-gcs-host", "gcp:storage/bucketIAMMember:BucketIAMMember")
+        grants = children(
+            plan, "on-gcs-host-acme-gcs-issuer", "gcp:storage/bucketIAMMember:BucketIAMMember"
+        )
 
         assert [g.inputs for g in grants] == [
             {
@@ -282,7 +298,9 @@ class TestGcsHost:
 
     def test_serves_the_two_documents(self, plan: Plan, expected_jwks: dict[str, Any]) -> None:
         """The bucket holds both documents as JSON, cached five minutes at most."""
-        documents = served(plan, "on-gcs-host", "gcp:storage/bucketObject:BucketObject", "name")
+        documents = served(
+            plan, "on-gcs-host-acme-gcs-issuer", "gcp:storage/bucketObject:BucketObject", "name"
+        )
 
         check_documents(documents, ISSUERS["on-gcs"], expected_jwks)
         assert {d["inputs"]["cacheControl"] for d in documents.values()} == {"public, max-age=300"}
@@ -293,7 +311,9 @@ class TestComposition:
         self, plan: Plan, expected_jwks: dict[str, Any]
     ) -> None:
         """Behind a CDN, the documents name the custom URL; the bucket keeps its own name."""
-        documents = served(plan, "behind-cdn-host", f"{S3}bucketObjectv2:BucketObjectv2", "key")
+        documents = served(
+            plan, "behind-cdn-host-acme-cdn-issuer", f"{S3}bucketObjectv2:BucketObjectv2", "key"
+        )
 
         check_documents(documents, ISSUERS["behind-cdn"], expected_jwks)
         assert plan.outputs["behind-cdn.issuer_url"] == "https://oidc.acme.example"
@@ -311,10 +331,10 @@ class TestComposition:
         }
 
         assert {name: (r.type, r.parent) for name, r in hosts.items()} == {
-            "on-s3-host": ("fluxtrust:issuer:S3IssuerHost", "on-s3"),
-            "on-blob-host": ("fluxtrust:issuer:AzureBlobIssuerHost", "on-blob"),
-            "on-gcs-host": ("fluxtrust:issuer:GcsIssuerHost", "on-gcs"),
-            "behind-cdn-host": ("fluxtrust:issuer:S3IssuerHost", "behind-cdn"),
+            "on-s3-host-acme-s3-issuer": ("fluxtrust:issuer:S3IssuerHost", "on-s3"),
+            "on-blob-host-acmeissuer-ci-kind": ("fluxtrust:issuer:AzureBlobIssuerHost", "on-blob"),
+            "on-gcs-host-acme-gcs-issuer": ("fluxtrust:issuer:GcsIssuerHost", "on-gcs"),
+            "behind-cdn-host-acme-cdn-issuer": ("fluxtrust:issuer:S3IssuerHost", "behind-cdn"),
         }
         for resource in plan.resources:
             if resource.custom:

@@ -231,7 +231,7 @@ BREAKAGES = [
         "s3-jwks-content",
         CELL["other-aws-object"],
         S3_OBJECT,
-        "ci-kind-host-jwks",
+        "ci-kind-host-acme-ci-kind-issuer-jwks",
         _set("content", json.dumps(SigningKey.generate().jwks())),
         "signature",
     ),
