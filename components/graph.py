@@ -623,6 +623,7 @@ class TrustGraph(pulumi.ComponentResource):
                 clouds["azure"] = {
                     "name": azure_identity_name(self._stack, ident.naming),
                     "clientId": uami.client_id,
+                    "principalId": uami.principal_id,
                     "roles": [{"role": r.role, "scope": r.scope} for r in ident.azure.roles],
                 }
             if ident.gcp is not None and ident.name in self._gcp_access:

@@ -132,6 +132,14 @@ def _gcp_problems(
     return problems
 
 
+# Azure's built-in role definition GUIDs for the roles the stack grants, from Azure's published
+# list of built-in roles (kept apart from the production mapping, so a wrong GUID there shows).
+_AZURE_ROLE_IDS = {
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+}
+
+
 def grant_problems(world: World, exchange: Exchange, grant: Grant) -> list[str]:
     """The identity reached is the one declared for the ServiceAccount, with its permissions."""
     subject = exchange.subject
@@ -143,6 +151,9 @@ def grant_problems(world: World, exchange: Exchange, grant: Grant) -> list[str]:
         wanted = (declared["name"], declared["clientId"])
         if (grant.identity, grant.client_id) != wanted:
             return [f"signed in as {grant.identity} ({grant.client_id}), declared {wanted}"]
+        expected = {(_AZURE_ROLE_IDS[r["role"]], r["scope"]) for r in declared["roles"]}
+        if grant.roles != expected:
+            return [f"holds Azure roles {sorted(grant.roles)}, declared {sorted(expected)}"]
         return []
     return _gcp_problems(world, exchange, identity, grant)
 

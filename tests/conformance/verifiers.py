@@ -60,6 +60,7 @@ AWS_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 AWS_INLINE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 AZURE_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 AZURE_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
+AZURE_ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 GCP_POOL = "gcp:iam/workloadIdentityPool:WorkloadIdentityPool"
 GCP_PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
 GCP_PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
@@ -90,6 +91,8 @@ class Clouds:
     azure_tenant_id: str | None = None
     # Entra's directory: a managed identity's client id -> its resource name.
     azure_client_ids: Mapping[str, str] = field(default_factory=dict)
+    # ... and its resource name -> its principal (object) id, which role assignments name.
+    azure_principal_ids: Mapping[str, str] = field(default_factory=dict)
     # GCP project id -> project number.
     gcp_projects: Mapping[str, str] = field(default_factory=dict)
 
@@ -149,6 +152,8 @@ class AzureGrant:
     identity: str
     client_id: str
     credential: str
+    # (role definition GUID, scope) of every role assignment held by the identity's principal.
+    roles: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -422,10 +427,21 @@ def verify_azure(clouds: Clouds, token: str, request: AzureTokenExchange) -> Azu
             "audience",
             f"aud {claims.get('aud')} is not among {credential.get('audiences')} on {name}",
         )
+    # Azure RBAC: what the signed-in identity may do is every assignment naming its principal.
+    principal = clouds.azure_principal_ids.get(name)
+    roles = frozenset(
+        (
+            str(r.inputs.get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower(),
+            str(r.inputs["scope"]),
+        )
+        for r in clouds.of_type(AZURE_ROLE_ASSIGNMENT)
+        if principal is not None and r.inputs.get("principalId") == principal
+    )
     return AzureGrant(
         identity=name,
         client_id=request.client_id,
         credential=str(credential.get("federatedIdentityCredentialResourceName")),
+        roles=roles,
     )
 
 

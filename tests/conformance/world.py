@@ -215,6 +215,11 @@ def build_world(project: Path, keys: Mapping[str, SigningKey]) -> World:
             for i in identities
             if "azure" in i["clouds"]
         },
+        azure_principal_ids={
+            i["clouds"]["azure"]["name"]: i["clouds"]["azure"]["principalId"]
+            for i in identities
+            if "azure" in i["clouds"]
+        },
         gcp_projects={str(gcp["project"]): str(gcp["projectNumber"])} if gcp else {},
     )
     return World(
