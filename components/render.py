@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .plan import Plan
@@ -100,44 +101,75 @@ def _cluster_list(plan: Plan) -> Sequence[Mapping[str, Any]]:
     return list(_graph(plan).get("clusters", []))
 
 
-def render_mermaid(plan: Plan) -> str:
-    """A Mermaid flowchart, ready to paste into a pull request inside a ```mermaid block."""
-    lines = ["flowchart LR"]
+@dataclass(frozen=True)
+class _Syntax:
+    """How one picture language writes the graph's nodes and edges."""
+
+    header: tuple[str, ...]
+    footer: tuple[str, ...]
+    cluster: str  # {node}, {name}, {type}, {issuer}
+    cloud: str  # {cloud}, {label}
+    identity: str  # {node}, {identity}, {level}, {label}
+    to_cloud: str  # {node}, {cloud}
+    from_cluster: str  # {cluster}, {node}, {level}
+
+
+_MERMAID = _Syntax(
+    header=("flowchart LR",),
+    footer=(),
+    cluster='  {node}["{name} ({type})<br/>{issuer}"]',
+    cloud="  {cloud}(({label}))",
+    identity='  {node}["{identity} [{level}]<br/>{label}"]',
+    to_cloud="  {node} --> {cloud}",
+    from_cluster="  {cluster} -->|{level}| {node}",
+)
+
+_DOT = _Syntax(
+    header=("digraph fluxtrust {", "  rankdir=LR;", "  node [shape=box];"),
+    footer=("}",),
+    cluster='  {node} [label="{name} ({type})\\n{issuer}"];',
+    cloud='  {cloud} [shape=ellipse, label="{label}"];',
+    identity='  {node} [label="{identity} [{level}]\\n{label}"];',
+    to_cloud="  {node} -> {cloud};",
+    from_cluster='  {cluster} -> {node} [label="{level}"];',
+)
+
+_CLOUD_LABELS = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
+
+
+def _draw(plan: Plan, syntax: _Syntax) -> str:
+    lines = list(syntax.header)
     for cluster in _cluster_list(plan):
-        node = _node_id("c", cluster["name"])
         lines.append(
-            f'  {node}["{cluster["name"]} ({cluster["type"]})<br/>{cluster["issuerUrl"]}"]'
+            syntax.cluster.format(
+                node=_node_id("c", cluster["name"]),
+                name=cluster["name"],
+                type=cluster["type"],
+                issuer=cluster["issuerUrl"],
+            )
         )
-    for cloud in ("aws", "azure", "gcp"):
-        lines.append(f"  {cloud}(({cloud.upper() if cloud != 'azure' else 'Azure'}))")
+    lines += [syntax.cloud.format(cloud=c, label=label) for c, label in _CLOUD_LABELS.items()]
     seen: set[str] = set()
     for source, identity, level, cloud, label in _edges(plan):
-        ident_node = _node_id("i", identity, cloud)
-        if ident_node not in seen:
-            seen.add(ident_node)
-            lines.append(f'  {ident_node}["{identity} [{level}]<br/>{label}"]')
-            lines.append(f"  {ident_node} --> {cloud}")
-        lines.append(f"  {_node_id('c', source)} -->|{level}| {ident_node}")
+        node = _node_id("i", identity, cloud)
+        if node not in seen:
+            seen.add(node)
+            lines.append(
+                syntax.identity.format(node=node, identity=identity, level=level, label=label)
+            )
+            lines.append(syntax.to_cloud.format(node=node, cloud=cloud))
+        lines.append(
+            syntax.from_cluster.format(cluster=_node_id("c", source), node=node, level=level)
+        )
+    lines += syntax.footer
     return "\n".join(lines) + "\n"
+
+
+def render_mermaid(plan: Plan) -> str:
+    """A Mermaid flowchart, ready to paste into a pull request inside a ```mermaid block."""
+    return _draw(plan, _MERMAID)
 
 
 def render_dot(plan: Plan) -> str:
     """A Graphviz digraph of the same graph (`dot -Tsvg`)."""
-    lines = ["digraph fluxtrust {", "  rankdir=LR;", "  node [shape=box];"]
-    for cluster in _cluster_list(plan):
-        lines.append(
-            f'  {_node_id("c", cluster["name"])} [label="{cluster["name"]} ({cluster["type"]})\\n'
-            f'{cluster["issuerUrl"]}"];'
-        )
-    for cloud in ("aws", "azure", "gcp"):
-        lines.append(f'  {cloud} [shape=ellipse, label="{cloud}"];')
-    seen: set[str] = set()
-    for source, identity, level, cloud, label in _edges(plan):
-        ident_node = _node_id("i", identity, cloud)
-        if ident_node not in seen:
-            seen.add(ident_node)
-            lines.append(f'  {ident_node} [label="{identity} [{level}]\\n{label}"];')
-            lines.append(f"  {ident_node} -> {cloud};")
-        lines.append(f'  {_node_id("c", source)} -> {ident_node} [label="{level}"];')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return _draw(plan, _DOT)

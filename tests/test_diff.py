@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -908,15 +907,6 @@ class TestRevision:
 
 EKS_ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 NEW_EKS_ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/REBUILT0000000000000000000000001"
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the project's default stack and its key files, with a Pulumi.yaml marker."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(REPO / "stacks", root / "stacks")
-    return root
 
 
 @pytest.fixture(scope="module")

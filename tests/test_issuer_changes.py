@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +24,6 @@ OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 ROLE = "aws:iam/role:Role"
 CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
 GCP_PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the project's stacks and key files, with a Pulumi.yaml marker."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(REPO / "stacks", root / "stacks")
-    return root
 
 
 @pytest.fixture(scope="module")
