@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeAlias, TypeVar, cast
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -29,6 +28,7 @@ from .trust_policy import (
     validate_azure_scope,
     validate_gcp_id,
     validate_gcp_role,
+    validate_issuer_url,
 )
 
 __all__ = [
@@ -496,30 +496,6 @@ def _key(name: str) -> str:
     return f"{CONFIG_NAMESPACE}:{name}"
 
 
-def issuer_url_problem(url: str) -> str | None:
-    """Why `url` cannot be an OIDC issuer, or None when it can.
-
-    Clouds fetch `<issuer>/.well-known/openid-configuration` over HTTPS and compare the document's
-    `issuer` with the token's `iss` byte for byte, so the URL must be HTTPS with a host, and may
-    carry a path but no query, fragment, user info or whitespace. A trailing slash is kept as
-    given: AKS issuers end with one, and dropping it would make a different issuer.
-    """
-    if url != url.strip() or any(ch.isspace() for ch in url):
-        return "must not contain whitespace"
-    parts = urlsplit(url)
-    if parts.scheme != "https":
-        return "must start with https:// (clouds fetch the discovery document over HTTPS only)"
-    if not parts.hostname:
-        return "must name a host after https://"
-    if parts.username or parts.password:
-        return "must not carry user info"
-    if parts.query or url.endswith("?"):
-        return "must not have a query string (an issuer is a plain https URL, with a path at most)"
-    if parts.fragment or "#" in url:
-        return "must not have a fragment"
-    return None
-
-
 # --------------------------------------------------------------------------------------------
 # Top-level settings
 
@@ -643,7 +619,7 @@ def _read_issuer(
         url = r.string(m["url"], sub)
         if url is None:
             return None
-        if (problem := issuer_url_problem(url)) is not None:
+        if (problem := validate_issuer_url(url)) is not None:
             r.fail(sub, f"is {url!r}; {problem}")
             return None
         return IssuerUrl(url)
@@ -712,7 +688,7 @@ def _read_host(
         return None
     custom_url = r.optional_string(m, "url", path)
     if custom_url is not None:
-        if (problem := issuer_url_problem(custom_url)) is not None:
+        if (problem := validate_issuer_url(custom_url)) is not None:
             r.fail(f"{path}.url", f"is {custom_url!r}; {problem}")
         elif custom_url.endswith("/"):
             r.fail(
@@ -982,7 +958,7 @@ def _read_cluster(
             url = r.string(item, ipath)
             if url is None:
                 continue
-            if (problem := issuer_url_problem(url)) is not None:
+            if (problem := validate_issuer_url(url)) is not None:
                 r.fail(ipath, f"is {url!r}; {problem}")
             elif url in previous:
                 r.fail(ipath, f"repeats {url!r}")

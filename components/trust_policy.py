@@ -197,18 +197,24 @@ def validate_issuer_url(issuer_url: str) -> str | None:
     """Return why ``issuer_url`` cannot be an OIDC issuer the clouds trust, or None.
 
     The clouds fetch ``<issuer>/.well-known/openid-configuration`` over TLS, so the issuer must
-    be an https URL with a host and without query, fragment, user info or whitespace. The
-    problem is phrased to follow the value.
+    be an https URL with a host and without query, fragment, user info or whitespace. A trailing
+    slash is kept as given: AKS issuers end with one, and dropping it would make another issuer.
+    The problem is phrased to follow the value.
     """
     if any(char.isspace() for char in issuer_url):
         return "must not contain whitespace"
     if not issuer_url.startswith(_HTTPS):
         return f"must start with {_HTTPS} (clouds fetch the discovery document over TLS only)"
     parts = urlsplit(issuer_url)
-    if not parts.hostname or "@" in parts.netloc:
-        return f"must name a host after {_HTTPS}, without user info"
-    if parts.query or parts.fragment or "?" in issuer_url or "#" in issuer_url:
-        return "must not have a query or a fragment"
+    if not parts.hostname:
+        return f"must name a host after {_HTTPS}"
+    if "@" in parts.netloc:
+        return "must not carry user info"
+    # An issuer is a plain https URL with a path at most; each message names both parts.
+    if parts.query or "?" in issuer_url:
+        return "must not have a query or a fragment (an issuer is an https URL with a path at most)"
+    if parts.fragment or "#" in issuer_url:
+        return "must not have a fragment or a query (an issuer is an https URL with a path at most)"
     return None
 
 
