@@ -20,6 +20,7 @@ import yaml
 from .errors import ConfigError, ConfigProblem
 from .flux_config import FLUX_CONTROLLERS
 from .trust_policy import (
+    AWS_OIDC_PROVIDER_ARN_RE,
     AWS_TRUST_POLICY_MAX_CHARS,
     AZURE_BUILTIN_ROLES,
     AZURE_MAX_FEDERATED_CREDENTIALS,
@@ -107,7 +108,6 @@ GCP_LOCATION = re.compile(r"^[a-z]+-[a-z]+\d+(-[a-z])?$")
 # refused here: a dotted bucket name breaks the wildcard TLS certificate of virtual-host URLs, and
 # a cloud's STS will not fetch a discovery document over a broken TLS chain.
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-AWS_OIDC_PROVIDER_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(\d{12}):oidc-provider/(.+)$")
 
 
 @dataclass(frozen=True)
@@ -445,7 +445,7 @@ class _Reader:
         if choices and value not in choices:
             self.fail(path, f"is {value!r}; allowed: {', '.join(choices)}")
             return None
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.fail(path, f"is {value!r}; must be {rule}")
             return None
         return value
@@ -874,7 +874,7 @@ def _read_provider_arns(
     arns: list[str] = []
     for i, item in enumerate(items):
         item_path = f"{path}[{i}]" if isinstance(value, list) else path
-        arn = r.string(item, item_path, pattern=AWS_OIDC_PROVIDER_ARN, rule=rule)
+        arn = r.string(item, item_path, pattern=AWS_OIDC_PROVIDER_ARN_RE, rule=rule)
         if arn is None:
             continue
         if isinstance(issuer, IssuerUrl):
@@ -1317,11 +1317,11 @@ def _check_graph(
         aws_settings = settings["aws"]
         for reused in c.aws_oidc_provider_arns:
             account = aws_settings.account_id if isinstance(aws_settings, AwsSettings) else None
-            arn_account = AWS_OIDC_PROVIDER_ARN.match(reused)
-            if account and arn_account and arn_account.group(2) != account:
+            arn_account = AWS_OIDC_PROVIDER_ARN_RE.fullmatch(reused)
+            if account and arn_account and arn_account.group("account") != account:
                 r.fail(
                     f"{_key('clusters')}[{c.index}].awsOidcProviderArn",
-                    f"{reused!r} is in account {arn_account.group(2)}, not in "
+                    f"{reused!r} is in account {arn_account.group('account')}, not in "
                     f"{_key('aws')}.accountId {account}",
                 )
 

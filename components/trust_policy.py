@@ -25,6 +25,7 @@ import pulumi
 __all__ = [
     "AWS_AUDIENCE",
     "AWS_OIDC_PROVIDERS_PER_ACCOUNT",
+    "AWS_OIDC_PROVIDER_ARN_RE",
     "AWS_TRUST_POLICY_MAX_CHARS",
     "AZURE_AUDIENCE",
     "AZURE_AUTHORITY_HOST",
@@ -96,8 +97,9 @@ _SUBDOMAIN_MAX_CHARS = 253
 _AWS_ACCOUNT_RE = re.compile(r"\d{12}")
 _AWS_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _AWS_OIDC_PROVIDER_URL_MAX_CHARS = 255
-_AWS_OIDC_PROVIDER_ARN_RE = re.compile(
-    r"arn:(?:aws|aws-cn|aws-us-gov):iam::\d{12}:oidc-provider/(?P<host_path>\S+)"
+# Matched whole (fullmatch); the account and the issuer's host and path are named groups.
+AWS_OIDC_PROVIDER_ARN_RE = re.compile(
+    r"arn:(?:aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):oidc-provider/(?P<host_path>\S+)"
 )
 _AWS_POLICY_ARN_RE = re.compile(
     r"arn:aws(?:-cn|-us-gov)?:iam::(?:aws|\d{12}):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}"
@@ -275,7 +277,7 @@ class AwsFederation:
     def __post_init__(self) -> None:
         """Check the provider matches the issuer and every subject is exact; sort subjects."""
         host_path = issuer_host_path(self.issuer_url)
-        match = _AWS_OIDC_PROVIDER_ARN_RE.fullmatch(self.provider_arn)
+        match = AWS_OIDC_PROVIDER_ARN_RE.fullmatch(self.provider_arn)
         if match is None:
             msg = (
                 f"{self.provider_arn!r} is not an IAM OIDC provider ARN "
