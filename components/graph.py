@@ -73,6 +73,7 @@ from .issuer import (
 )
 from .issuer_urls import static_issuer_url
 from .trust_policy import (
+    check_aws_oidc_provider_count,
     gcp_gke_workload_identity_member,
     gcp_gke_workload_identity_principal,
     gcp_principal,
@@ -114,7 +115,7 @@ def issuer_key(cluster: ClusterConfig, config: StackConfig) -> str:
     return f"{LOOKUP_KEY_PREFIX}{cluster.type}/{where}/{issuer.name}"
 
 
-def _reused_provider_arn(cluster: ClusterConfig, trusted: _TrustedIssuer) -> str | None:
+def _reused_provider_arn(cluster: ClusterConfig, key: str, current: bool) -> str | None:
     """The existing IAM OIDC provider to reuse for this issuer, if the cluster names one.
 
     An EKS cluster often has its provider already, and creating a second one for the same URL
@@ -122,15 +123,38 @@ def _reused_provider_arn(cluster: ClusterConfig, trusted: _TrustedIssuer) -> str
     the old issuer's provider stays in use when a rebuilt cluster's issuer moves into
     previousIssuers.
     """
-    if trusted.key.startswith(LOOKUP_KEY_PREFIX):
+    if key.startswith(LOOKUP_KEY_PREFIX):
         # Validation allows one ARN for a looked-up issuer: it names the current issuer.
         reused = cluster.aws_oidc_provider_arns
-        return reused[0] if trusted.current and reused else None
-    host_path = trusted.key.removeprefix("https://")
+        return reused[0] if current and reused else None
+    host_path = key.removeprefix("https://")
     for arn in cluster.aws_oidc_provider_arns:
         if arn.endswith(f":oidc-provider/{host_path}"):
             return arn
     return None
+
+
+def _check_aws_provider_quota(config: StackConfig, stack: str) -> None:
+    """Refuses a stack that alone needs more IAM OIDC providers than an account holds.
+
+    IAM allows 100 per account by default. The stack's own count is a floor (the account may hold
+    others), but a stack above it could never apply, so it is refused before anything is declared.
+    """
+    if config.aws is None:
+        return
+    clusters = {c for i in config.identities if i.aws is not None for c in i.clusters}
+    declared = 0
+    for name in clusters:
+        cluster = config.cluster(name)
+        keys = [(issuer_key(cluster, config), True)] + [
+            (u, False) for u in cluster.previous_issuers
+        ]
+        declared += sum(
+            1 for key, current in keys if _reused_provider_arn(cluster, key, current) is None
+        )
+    check_aws_oidc_provider_count(
+        declared, account_label=config.aws.account_id or f"the account of stack {stack}"
+    )
 
 
 def _short(text: str) -> str:
@@ -194,6 +218,7 @@ class TrustGraph(pulumi.ComponentResource):
         }
         for each in issuer_args.values():
             check_cluster_issuer(each)
+        _check_aws_provider_quota(config, args.stack)
 
         super().__init__("fluxtrust:graph:TrustGraph", name, None, opts)
         self._name = name
@@ -258,7 +283,7 @@ class TrustGraph(pulumi.ComponentResource):
                     f"{self._name}-aws-oidc-{_short(trusted.key)}",
                     AwsOidcProviderArgs(
                         issuer_url=trusted.url,
-                        existing_arn=_reused_provider_arn(cluster, trusted),
+                        existing_arn=_reused_provider_arn(cluster, trusted.key, trusted.current),
                     ),
                     opts=child,
                 )

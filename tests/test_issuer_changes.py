@@ -289,3 +289,19 @@ class TestMovedBucket:
 
         with pytest.raises(ConfigError, match="which needs fluxtrust:gcp to be set"):
             parse_stack_config(moved)
+
+
+class TestProviderQuota:
+    def test_more_providers_than_an_account_holds_is_refused(
+        self, project: Path, dev: dict[str, Any]
+    ) -> None:
+        """101 issuers trusted in AWS exceed IAM's default quota: refused, naming the account."""
+        crowded = copy.deepcopy(dev)
+        crowded["aws"]["trustPolicyMaxChars"] = 4096
+        crowded["identities"] = [i for i in crowded["identities"] if i["name"] == "sops-decrypt"]
+        cluster(crowded, "prod-eks")["previousIssuers"] = [
+            f"https://old-{n}.acme.example" for n in range(100)
+        ]
+
+        with pytest.raises(TrustLimitError, match="'123456789012' would need 101 IAM OIDC"):
+            run_plan(crowded, stack="dev", project_dir=project)
